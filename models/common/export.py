@@ -1,0 +1,86 @@
+"""Self-contained serving SavedModels: Transform's graph + the Keras model + readable outputs.
+
+Every pushed model has three signatures:
+  serving_default     serialized tf.Example (what TFX, TFMA and TF Serving's REST `b64` send)
+  serving_raw         one plain tensor per raw feature, for JSON clients
+  transform_features  serialized tf.Example -> transformed features (TFMA reads labels here)
+Classifiers return `classes` (names from Transform's vocabulary), `class_ids` and
+`probabilities`; regressors return the predicted label value under the label's name.
+"""
+from __future__ import annotations
+
+from typing import Callable, Dict, List, Mapping
+
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from models.common.features import RAW_SIGNATURE, TRANSFORM_SIGNATURE, transformed_name
+
+RawBuilder = Callable[..., Dict[str, tf.Tensor]]
+
+
+def tabular_raw_inputs(raw_spec: Mapping[str, tf.io.FixedLenFeature],
+                       features: List[str]) -> tuple[List[tf.TensorSpec], RawBuilder]:
+  """JSON-friendly inputs for CSV features: numbers as float32 (a JSON client cannot tell
+  1 from 1.0), strings as strings; each cast back to the dtype the schema declares."""
+  specs, dtypes = [], []
+  for name in features:
+    dtype = raw_spec[name].dtype
+    dtypes.append(dtype)
+    specs.append(tf.TensorSpec([None], tf.string if dtype == tf.string else tf.float32, name=name))
+
+  def to_raw(*tensors: tf.Tensor) -> Dict[str, tf.Tensor]:
+    raw = {}
+    for name, dtype, tensor in zip(features, dtypes, tensors):
+      if dtype == tf.int64:
+        tensor = tf.cast(tf.round(tensor), tf.int64)
+      raw[name] = tf.reshape(tf.cast(tensor, dtype), [-1, 1])
+    return raw
+
+  return specs, to_raw
+
+
+def save_serving_model(model, tf_transform_output: tft.TFTransformOutput,
+                       config: Mapping[str, object], export_dir: str,
+                       raw_inputs: tuple[List[tf.TensorSpec], RawBuilder] | None = None) -> None:
+  """Exports `model` with Transform embedded, in the signatures described above."""
+  features = list(config['features'])
+  label = str(config['label'])
+  raw_spec = tf_transform_output.raw_feature_spec()
+  serving_spec = {k: v for k, v in raw_spec.items() if k != label}
+  raw_specs, to_raw = raw_inputs or tabular_raw_inputs(raw_spec, features)
+
+  module = tf.Module()
+  module.model = model
+  module.tft_layer = tf_transform_output.transform_features_layer()
+  classification = config['task'] == 'classification'
+  if classification:
+    # The label vocabulary becomes a constant of the graph: the served model names classes
+    # itself, with the exact ids Transform assigned in training.
+    class_names = tf.constant(tf_transform_output.vocabulary_by_name(label))
+
+  def predict(raw: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+    transformed = module.tft_layer(raw)
+    inputs = {transformed_name(f): transformed[transformed_name(f)] for f in features}
+    outputs = module.model(inputs, training=False)
+    if classification:
+      class_ids = tf.argmax(outputs, axis=-1)
+      return {'classes': tf.gather(class_names, class_ids), 'class_ids': class_ids,
+              'probabilities': outputs}
+    return {label: tf.reshape(outputs, [-1])}
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')])
+  def serve_examples(examples):
+    return predict(tf.io.parse_example(examples, serving_spec))
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')])
+  def transform_features(examples):
+    return module.tft_layer(tf.io.parse_example(examples, raw_spec))
+
+  serve_raw = tf.function(lambda *tensors: predict(to_raw(*tensors)), input_signature=raw_specs)
+
+  tf.saved_model.save(module, export_dir, signatures={
+      'serving_default': serve_examples.get_concrete_function(),
+      RAW_SIGNATURE: serve_raw.get_concrete_function(),
+      TRANSFORM_SIGNATURE: transform_features.get_concrete_function(),
+  })

@@ -1,0 +1,155 @@
+"""The one pipeline factory: any ModelSpec -> the same TFX DAG.
+
+  CsvExampleGen -> StatisticsGen -> ImportSchemaGen (curated schema) -> ExampleValidator
+  -> Transform -> Trainer -> Evaluator (+ latest blessed model as baseline) -> Pusher
+
+The runner decides where it runs (LocalDagRunner here; Beam args pass straight through).
+"""
+from __future__ import annotations
+
+import dataclasses
+import glob
+import hashlib
+import os
+from typing import Dict, List, Optional, Sequence
+
+import tensorflow_model_analysis as tfma
+from tfx import v1 as tfx
+from tfx.proto import example_gen_pb2
+
+from models.common.features import TRANSFORM_SIGNATURE, transformed_name
+from pipelines import baseline, registry
+from pipelines.paths import Paths
+
+SHARED_CODE_DIR = os.path.join(registry.MODELS_DIR, 'common')
+
+
+def shared_code_fingerprint() -> str:
+  """Hash of the shared model helpers (models/common).
+
+  TFX hashes the module file's own folder into its cache key, not the helpers it imports; this
+  fingerprint goes into Transform's and Trainer's custom_config so a change there re-runs them.
+  """
+  h = hashlib.sha256()
+  for path in sorted(glob.glob(os.path.join(SHARED_CODE_DIR, '*.py'))):
+    h.update(os.path.basename(path).encode())
+    with open(path, 'rb') as f:
+      h.update(hashlib.sha256(f.read()).digest())
+  return h.hexdigest()[:16]
+
+
+def module_config(spec: registry.ModelSpec) -> Dict[str, object]:
+  """custom_config handed to preprocessing_fn and run_fn: the spec's feature contract."""
+  return {
+      'model': spec.name,
+      'task': spec.task,
+      'features': list(spec.features),
+      'label': spec.label,
+      'shared_code': shared_code_fingerprint(),
+  }
+
+
+def eval_config(spec: registry.ModelSpec) -> tfma.EvalConfig:
+  """Gates from the spec: an absolute bound and 'no worse than the last blessed model'."""
+  metrics = [tfma.MetricConfig(class_name='ExampleCount')]
+  for gate in spec.gates:
+    direction = (tfma.MetricDirection.HIGHER_IS_BETTER if gate.higher_is_better
+                 else tfma.MetricDirection.LOWER_IS_BETTER)
+    bound = {'lower_bound' if gate.higher_is_better else 'upper_bound': {'value': gate.bound}}
+    # The change threshold compares candidate - baseline; allow a tiny slack so an identical
+    # retrain is not refused for float noise.
+    slack = max(gate.max_regression, 1e-9)
+    metrics.append(tfma.MetricConfig(
+        class_name=gate.metric,
+        threshold=tfma.MetricThreshold(
+            value_threshold=tfma.GenericValueThreshold(**bound),
+            change_threshold=tfma.GenericChangeThreshold(
+                direction=direction,
+                absolute={'value': -slack if gate.higher_is_better else slack}))))
+  prediction_key = 'probabilities' if spec.task == 'classification' else spec.label
+  return tfma.EvalConfig(
+      model_specs=[tfma.ModelSpec(
+          signature_name='serving_default',
+          label_key=transformed_name(spec.label),
+          prediction_key=prediction_key,
+          preprocessing_function_names=[TRANSFORM_SIGNATURE])],
+      slicing_specs=[tfma.SlicingSpec()],
+      metrics_specs=[tfma.MetricsSpec(metrics=metrics)])
+
+
+def _example_gen(spec: registry.ModelSpec, data_path: str):
+  csv_dir, csv_name = os.path.split(data_path)
+  if spec.source.same_rows_for_eval:
+    splits = [example_gen_pb2.Input.Split(name='train', pattern=csv_name),
+              example_gen_pb2.Input.Split(name='eval', pattern=csv_name)]
+    return tfx.components.CsvExampleGen(
+        input_base=csv_dir, input_config=example_gen_pb2.Input(splits=splits))
+  return tfx.components.CsvExampleGen(
+      input_base=csv_dir,
+      input_config=example_gen_pb2.Input(splits=[
+          example_gen_pb2.Input.Split(name='single_split', pattern=csv_name)]))
+
+
+def create_pipeline(spec: registry.ModelSpec,
+                    paths: Paths,
+                    beam_args: Optional[Sequence[str]] = None,
+                    data_path: Optional[str] = None,
+                    train_steps: Optional[int] = None,
+                    gates: Optional[Sequence[registry.Gate]] = None) -> tfx.dsl.Pipeline:
+  """Builds the TFX pipeline for `spec`.
+
+  data_path overrides the spec's CSV; train_steps its step count; gates its thresholds (tests
+  use an impossible one to check that an unblessed model is never pushed).
+  """
+  if gates is not None:
+    spec = dataclasses.replace(spec, gates=tuple(gates))
+  data_path = os.path.abspath(spec.source.resolve(data_path))
+  config = module_config(spec)
+
+  example_gen = _example_gen(spec, data_path)
+  statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs['examples'])
+  schema_gen = tfx.components.ImportSchemaGen(schema_file=spec.source.schema_path)
+  example_validator = tfx.components.ExampleValidator(
+      statistics=statistics_gen.outputs['statistics'], schema=schema_gen.outputs['schema'])
+  transform = tfx.components.Transform(
+      examples=example_gen.outputs['examples'],
+      schema=schema_gen.outputs['schema'],
+      module_file=spec.module_file,
+      custom_config=config)
+  trainer = tfx.components.Trainer(
+      module_file=spec.module_file,
+      examples=transform.outputs['transformed_examples'],
+      transform_graph=transform.outputs['transform_graph'],
+      schema=schema_gen.outputs['schema'],
+      train_args=tfx.proto.TrainArgs(num_steps=train_steps or spec.train_steps),
+      eval_args=tfx.proto.EvalArgs(num_steps=spec.eval_steps),
+      custom_config=config)
+  baseline_resolver = tfx.dsl.Resolver(
+      strategy_class=baseline.LatestBlessedOtherModelStrategy,
+      candidate=trainer.outputs['model'],
+      model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+      model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+  ).with_id('baseline_resolver')
+  evaluator = tfx.components.Evaluator(
+      examples=example_gen.outputs['examples'],
+      model=trainer.outputs['model'],
+      baseline_model=baseline_resolver.outputs['model'],
+      example_splits=['eval'],
+      eval_config=eval_config(spec))
+  pusher = tfx.components.Pusher(
+      model=trainer.outputs['model'],
+      model_blessing=evaluator.outputs['blessing'],
+      push_destination=tfx.proto.PushDestination(
+          filesystem=tfx.proto.PushDestination.Filesystem(
+              base_directory=paths.serving_dir(spec.name))))
+
+  components: List = [example_gen, statistics_gen, schema_gen, example_validator, transform,
+                      trainer, baseline_resolver, evaluator, pusher]
+  return tfx.dsl.Pipeline(
+      pipeline_name=spec.name,
+      pipeline_root=paths.pipeline_root(spec.name),
+      components=components,
+      enable_cache=True,
+      metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+          paths.metadata_path(spec.name)),
+      beam_pipeline_args=list(beam_args or []))

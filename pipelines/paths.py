@@ -1,0 +1,39 @@
+"""Where a pipeline's outputs live: everything under one work directory.
+
+TFZOO_HOME (default: `out/` in the repository, git-ignored) holds, per model,
+  pipelines/<model>/       TFX pipeline root (artifacts of every component, every run)
+  metadata/<model>.sqlite  ML Metadata store
+  serving/<model>/<ver>/   pushed SavedModels in TensorFlow Serving's layout
+Paths are computed when asked for, never at import time.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+
+from pipelines import registry
+
+
+def default_home() -> str:
+  return os.path.abspath(os.environ.get('TFZOO_HOME') or
+                         os.path.join(registry.PROJECT_ROOT, 'out'))
+
+
+@dataclasses.dataclass(frozen=True)
+class Paths:
+  home: str
+
+  @classmethod
+  def from_env(cls, home: str | None = None) -> 'Paths':
+    return cls(os.path.abspath(home) if home else default_home())
+
+  def pipeline_root(self, model: str) -> str:
+    return os.path.join(self.home, 'pipelines', model)
+
+  def metadata_path(self, model: str) -> str:
+    # One store per pipeline: SQLite takes one writer at a time, so two pipelines running at
+    # once must not share a file.
+    return os.path.join(self.home, 'metadata', f'{model}.sqlite')
+
+  def serving_dir(self, model: str) -> str:
+    return os.path.join(self.home, 'serving', model)

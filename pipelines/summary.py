@@ -1,0 +1,190 @@
+"""What a pipeline run did, read back from ML Metadata (never from the runner's memory).
+
+For the latest run of a pipeline: each component executed / cached / failed with its wall
+time, the Evaluator's gating metrics against their thresholds, the blessing, and the push.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Dict, List, Optional
+
+from ml_metadata.metadata_store import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+
+_STATES = {
+    metadata_store_pb2.Execution.COMPLETE: 'executed',
+    metadata_store_pb2.Execution.CACHED: 'cached',
+    metadata_store_pb2.Execution.FAILED: 'failed',
+    metadata_store_pb2.Execution.RUNNING: 'running',
+    metadata_store_pb2.Execution.NEW: 'new',
+    metadata_store_pb2.Execution.CANCELED: 'canceled',
+}
+
+
+@dataclasses.dataclass
+class ComponentRun:
+  node: str
+  state: str
+  seconds: float
+  outputs: Dict[str, List[metadata_store_pb2.Artifact]]
+
+
+@dataclasses.dataclass
+class MetricCheck:
+  key: str
+  value: Optional[float]
+  threshold: str
+  passed: bool
+
+
+@dataclasses.dataclass
+class RunSummary:
+  pipeline: str
+  run_id: str
+  components: List[ComponentRun]
+  metrics: List[MetricCheck]
+  blessed: Optional[bool]
+  pushed_to: Optional[str]
+
+  def component(self, node: str) -> Optional[ComponentRun]:
+    return next((c for c in self.components if c.node == node), None)
+
+  @property
+  def failed(self) -> Optional[ComponentRun]:
+    return next((c for c in self.components if c.state in ('failed', 'running')), None)
+
+  def format(self) -> str:
+    lines = [f'pipeline {self.pipeline}, run {self.run_id}']
+    for c in self.components:
+      lines.append(f'  {c.node:<32} {c.state:<9} {c.seconds:7.1f} s')
+    for m in self.metrics:
+      value = 'n/a' if m.value is None else f'{m.value:.6g}'
+      lines.append(f'  metric {m.key} = {value}  (gate: {m.threshold}) '
+                   f'{"passed" if m.passed else "FAILED"}')
+    if self.blessed is not None:
+      lines.append(f'  blessed: {"yes" if self.blessed else "no"}')
+    lines.append(f'  pushed: {self.pushed_to or "nothing"}')
+    return '\n'.join(lines)
+
+
+def open_store(metadata_path: str, read_only: bool = True) -> metadata_store.MetadataStore:
+  config = metadata_store_pb2.ConnectionConfig()
+  config.sqlite.filename_uri = metadata_path
+  config.sqlite.connection_mode = (
+      metadata_store_pb2.SqliteMetadataSourceConfig.READONLY if read_only else
+      metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE)
+  return metadata_store.MetadataStore(config)
+
+
+def run_contexts(store: metadata_store.MetadataStore) -> List[metadata_store_pb2.Context]:
+  """All runs of the pipeline(s) in this store, oldest first."""
+  runs = store.get_contexts_by_type('pipeline_run')
+  return sorted(runs, key=lambda c: (c.create_time_since_epoch, c.id))
+
+
+def _node_name(store, execution_id: int, node_type_id: int) -> str:
+  for context in store.get_contexts_by_execution(execution_id):
+    if context.type_id == node_type_id:
+      return context.name.split('.', 1)[-1]  # '<pipeline>.<node id>'
+  return '?'
+
+
+def _outputs(store, execution_id: int) -> Dict[str, List[metadata_store_pb2.Artifact]]:
+  events = [e for e in store.get_events_by_execution_ids([execution_id])
+            if e.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)]
+  artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
+  outputs: Dict[str, List[metadata_store_pb2.Artifact]] = {}
+  for event in events:
+    key = event.path.steps[0].key if event.path.steps else ''
+    outputs.setdefault(key, []).append(artifacts[event.artifact_id])
+  return outputs
+
+
+def summarize(store: metadata_store.MetadataStore,
+              run: metadata_store_pb2.Context) -> RunSummary:
+  node_type = store.get_context_type('node')
+  executions = sorted(store.get_executions_by_context(run.id),
+                      key=lambda e: (e.create_time_since_epoch, e.id))
+  components = []
+  for e in executions:
+    seconds = max(0, e.last_update_time_since_epoch - e.create_time_since_epoch) / 1000
+    components.append(ComponentRun(
+        node=_node_name(store, e.id, node_type.id), state=_STATES.get(e.last_known_state, '?'),
+        seconds=seconds, outputs=_outputs(store, e.id)))
+  pipeline = next((c.name for c in store.get_contexts_by_type('pipeline')), '?')
+  summary = RunSummary(pipeline=pipeline, run_id=run.name, components=components, metrics=[],
+                       blessed=None, pushed_to=None)
+  evaluator = summary.component('Evaluator')
+  if evaluator and evaluator.outputs.get('blessing'):
+    blessing = evaluator.outputs['blessing'][0]
+    summary.blessed = bool(blessing.custom_properties['blessed'].int_value)
+    if evaluator.outputs.get('evaluation'):
+      summary.metrics = gate_checks(evaluator.outputs['evaluation'][0].uri)
+  pusher = summary.component('Pusher')
+  if pusher and pusher.outputs.get('pushed_model'):
+    pushed = pusher.outputs['pushed_model'][0].custom_properties
+    if pushed['pushed'].int_value:
+      summary.pushed_to = pushed['pushed_destination'].string_value
+  return summary
+
+
+def latest_run(metadata_path: str) -> Optional[RunSummary]:
+  store = open_store(metadata_path)
+  runs = run_contexts(store)
+  return summarize(store, runs[-1]) if runs else None
+
+
+def gate_checks(evaluation_uri: str) -> List[MetricCheck]:
+  """Each thresholded metric of the overall slice: its value, its thresholds, and whether the
+  Evaluator's validation passed it (the same result that decided the blessing)."""
+  import tensorflow_model_analysis as tfma  # pylint: disable=g-import-not-at-top
+
+  eval_result = tfma.load_eval_result(evaluation_uri)
+  overall = next((m for s, m in eval_result.slicing_metrics if not s), {})
+  values: Dict[str, float] = {}
+  for sub_keys in overall.values():  # output name -> sub key -> metric name -> value
+    for by_name in sub_keys.values():
+      for name, value in by_name.items():
+        if 'doubleValue' in value:
+          values[name] = value['doubleValue']
+
+  validation = tfma.load_validation_result(evaluation_uri)
+  failures = {}
+  for per_slice in validation.metric_validations_per_slice:
+    for failure in per_slice.failures:
+      failures.setdefault(failure.metric_key.name, []).append(failure)
+
+  checks = []
+  for metrics_spec in eval_result.config.metrics_specs:
+    for metric in metrics_spec.metrics:
+      if not metric.HasField('threshold'):
+        continue
+      name = _metric_name(metric.class_name)
+      checks.append(MetricCheck(
+          key=name, value=values.get(name), threshold=_describe(metric.threshold),
+          passed=name not in failures))
+  return checks
+
+
+def _metric_name(class_name: str) -> str:
+  """TFMA names a metric by its Keras config name: SparseCategoricalAccuracy ->
+  sparse_categorical_accuracy."""
+  out = []
+  for i, ch in enumerate(class_name):
+    if ch.isupper() and i and not class_name[i - 1].isupper():
+      out.append('_')
+    out.append(ch.lower())
+  return ''.join(out)
+
+
+def _describe(threshold) -> str:
+  parts = []
+  value = threshold.value_threshold
+  if value.HasField('lower_bound'):
+    parts.append(f'>= {value.lower_bound.value:g}')
+  if value.HasField('upper_bound'):
+    parts.append(f'<= {value.upper_bound.value:g}')
+  change = threshold.change_threshold
+  if change.HasField('absolute'):
+    parts.append(f'change vs blessed baseline {change.absolute.value:+g}')
+  return ', '.join(parts)

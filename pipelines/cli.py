@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import logging
 import os
 import re
@@ -81,6 +82,8 @@ def _parser() -> argparse.ArgumentParser:
   run.add_argument('model', help='model name, e.g. classifier (see `tfzoo list`)')
   run.add_argument('--data', help="CSV file to ingest instead of the model's own")
   run.add_argument('--train-steps', type=int, help='override the number of training steps')
+  run.add_argument('--gate', action='append', default=[], metavar='METRIC=BOUND',
+                   help="override a gate's bound, e.g. sparse_categorical_accuracy=0.9")
   run.add_argument('--home', help='work directory (default: $TFZOO_HOME or ./out)')
   run.add_argument('--beam-arg', action='append', default=[],
                    help='Beam pipeline argument, repeatable (also from $BEAM_ARGS)')
@@ -93,6 +96,21 @@ def _error(message: str) -> None:
   print(f'tfzoo: {message}', file=sys.stderr)
 
 
+def _gates(spec: registry.ModelSpec, overrides: List[str]) -> List[registry.Gate]:
+  """The spec's gates with `METRIC=BOUND` overrides applied."""
+  gates = {g.key: g for g in spec.gates}
+  for item in overrides:
+    key, sep, bound = item.partition('=')
+    if not sep or key not in gates:
+      raise ValueError(f'--gate {item!r}: expected METRIC=BOUND with METRIC one of '
+                       f'{", ".join(gates)}')
+    try:
+      gates[key] = dataclasses.replace(gates[key], bound=float(bound))
+    except ValueError:
+      raise ValueError(f'--gate {item!r}: {bound!r} is not a number') from None
+  return list(gates.values())
+
+
 def run_command(args: argparse.Namespace) -> int:
   try:
     spec = registry.get_spec(args.model)
@@ -101,6 +119,11 @@ def run_command(args: argparse.Namespace) -> int:
     return EXIT_USAGE
   if args.train_steps is not None and args.train_steps < 1:
     _error(f'--train-steps must be a positive integer, got {args.train_steps}')
+    return EXIT_USAGE
+  try:
+    gates = _gates(spec, args.gate)
+  except ValueError as e:
+    _error(str(e))
     return EXIT_USAGE
   data_path = os.path.abspath(args.data) if args.data else spec.source.resolve()
   if not os.path.isfile(data_path):
@@ -130,7 +153,8 @@ def run_command(args: argparse.Namespace) -> int:
     try:
       beam_args = shlex.split(os.environ.get('BEAM_ARGS', '')) + list(args.beam_arg)
       pipeline = factory.create_pipeline(spec, paths, beam_args=beam_args,
-                                         data_path=data_path, train_steps=args.train_steps)
+                                         data_path=data_path, train_steps=args.train_steps,
+                                         gates=gates)
       tfx.orchestration.LocalDagRunner().run(pipeline)
     except Exception as e:  # pylint: disable=broad-except
       error = e

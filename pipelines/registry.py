@@ -51,13 +51,6 @@ class Gate:
   higher_is_better: bool
   max_regression: float = 0.0
 
-  def describe(self) -> str:
-    op = '>=' if self.higher_is_better else '<='
-    return f'{self.key} {op} {self.bound:g}'
-
-  def passes(self, value: float) -> bool:
-    return value >= self.bound if self.higher_is_better else value <= self.bound
-
 
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:

@@ -108,8 +108,11 @@ def summarize(store: metadata_store.MetadataStore,
   components = []
   for e in executions:
     seconds = max(0, e.last_update_time_since_epoch - e.create_time_since_epoch) / 1000
+    state = _STATES.get(e.last_known_state, '?')
+    if state == 'executed' and e.type.endswith('.Resolver'):
+      state = 'resolved'  # a resolver looks artifacts up; it has nothing to cache
     components.append(ComponentRun(
-        node=_node_name(store, e.id, node_type.id), state=_STATES.get(e.last_known_state, '?'),
+        node=_node_name(store, e.id, node_type.id), state=state,
         seconds=seconds, outputs=_outputs(store, e.id)))
   pipeline = next((c.name for c in store.get_contexts_by_type('pipeline')), '?')
   summary = RunSummary(pipeline=pipeline, run_id=run.name, components=components, metrics=[],

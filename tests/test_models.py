@@ -1,0 +1,135 @@
+"""Unit tests of each CSV model module: build, one training step, export with its signatures.
+
+The transform graph comes from the module's own preprocessing_fn, analysed with TFT on Beam
+over the model's CSV (what Transform does in the pipeline, without the pipeline).
+"""
+from __future__ import annotations
+
+import csv
+import functools
+import importlib
+import os
+import tempfile
+
+import apache_beam as beam
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_data_validation as tfdv
+import tensorflow_transform as tft
+import tensorflow_transform.beam as tft_beam
+from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
+
+from models.common import export
+from models.common.features import RAW_SIGNATURE, TRANSFORM_SIGNATURE, transformed_name
+from pipelines import factory, registry
+
+CSV_MODELS = ['linear', 'classifier', 'dnn']
+
+
+def read_rows(spec: registry.ModelSpec):
+  schema = tfdv.load_schema_text(spec.source.schema_path)
+  types = {f.name: f.type for f in schema.feature}
+  with open(spec.source.resolve(), newline='', encoding='utf-8') as f:
+    rows = list(csv.DictReader(f))
+  cast = {1: lambda v: v.encode(), 2: int, 3: float}  # BYTES, INT, FLOAT
+  return schema, [{k: [cast[types[k]](v)] for k, v in row.items()} for row in rows]
+
+
+def module_of(spec: registry.ModelSpec):
+  return importlib.import_module(f'models.{spec.name}.{spec.name}_module')
+
+
+@functools.lru_cache(maxsize=None)
+def transform_output(name: str) -> str:
+  """Runs the module's preprocessing_fn through TFT on Beam; returns the transform_fn dir."""
+  spec = registry.get_spec(name)
+  schema, rows = read_rows(spec)
+  out_dir = tempfile.mkdtemp(prefix=f'tft-{name}-')
+  fn = functools.partial(module_of(spec).preprocessing_fn,
+                         custom_config=factory.module_config(spec))
+  with beam.Pipeline() as pipeline, tft_beam.Context(temp_dir=os.path.join(out_dir, 'tmp')):
+    data = pipeline | beam.Create(rows)
+    transform_fn = ((data, dataset_metadata.DatasetMetadata(schema))
+                    | tft_beam.AnalyzeDataset(fn))
+    _ = transform_fn | tft_beam.WriteTransformFn(out_dir)
+  # Transform also stores the raw schema beside the graph (raw_feature_spec() reads it).
+  metadata_io.write_metadata(dataset_metadata.DatasetMetadata(schema),
+                             os.path.join(out_dir, tft.TFTransformOutput.RAW_METADATA_DIR))
+  return out_dir
+
+
+def build(spec: registry.ModelSpec, tf_transform_output: tft.TFTransformOutput):
+  inputs = {transformed_name(f): keras.Input(shape=(1,), name=transformed_name(f))
+            for f in spec.features}
+  values = list(inputs.values())
+  stacked = values[0] if len(values) == 1 else keras.layers.Concatenate()(values)
+  n_classes = (tf_transform_output.vocabulary_size_by_name(spec.label)
+               if spec.task == 'classification' else None)
+  return module_of(spec).build_model(inputs, stacked, n_classes)
+
+
+def batch(spec, tf_transform_output):
+  """The whole CSV, transformed by the real transform graph."""
+  _, rows = read_rows(spec)
+  raw_spec = tf_transform_output.raw_feature_spec()
+  raw = {k: tf.constant([r[k] for r in rows], dtype=raw_spec[k].dtype) for k in rows[0]}
+  transformed = tf_transform_output.transform_raw_features(raw)
+  x = {transformed_name(f): transformed[transformed_name(f)] for f in spec.features}
+  return x, transformed[transformed_name(spec.label)]
+
+
+@pytest.mark.parametrize('name', CSV_MODELS)
+def test_build_train_step_and_export(name, tmp_path):
+  spec = registry.get_spec(name)
+  tf_transform_output = tft.TFTransformOutput(transform_output(name))
+  keras.utils.set_random_seed(0)
+  model = build(spec, tf_transform_output)
+  x, y = batch(spec, tf_transform_output)
+  before = [w.copy() for w in model.get_weights()]
+  loss = model.train_on_batch(x, y, return_dict=True)['loss']
+  assert np.isfinite(loss)
+  assert any(not np.allclose(a, b) for a, b in zip(before, model.get_weights())), \
+      'one training step changed no weight'
+
+  export_dir = str(tmp_path / 'export')
+  export.save_serving_model(model, tf_transform_output, factory.module_config(spec), export_dir)
+  loaded = tf.saved_model.load(export_dir)
+  assert set(loaded.signatures) == {'serving_default', RAW_SIGNATURE, TRANSFORM_SIGNATURE}
+  raw_inputs = loaded.signatures[RAW_SIGNATURE].structured_input_signature[1]
+  assert sorted(raw_inputs) == sorted(spec.features)
+  # The exported graph computes what the in-memory model computes, through the raw signature.
+  _, rows = read_rows(spec)
+  served = loaded.signatures[RAW_SIGNATURE](
+      **{f: tf.constant([float(r[f][0]) for r in rows]) for f in spec.features})
+  expected = model(x).numpy()
+  if spec.task == 'classification':
+    np.testing.assert_allclose(served['probabilities'].numpy(), expected, rtol=1e-5, atol=1e-6)
+    vocab = tf_transform_output.vocabulary_by_name(spec.label)
+    assert list(served['classes'].numpy()) == [vocab[i] for i in expected.argmax(axis=1)]
+  else:
+    np.testing.assert_allclose(served[spec.label].numpy(), expected.reshape(-1), rtol=1e-5)
+
+
+def seed_one_layer_accuracy(seed: int) -> float:
+  """The seed's classifier as written: ReLU on the logits, GD lr 0.01, 100 full-batch steps."""
+  keras.utils.set_random_seed(seed)
+  x = np.array([[0, 0], [1, 0], [1, 1], [0, 0], [0, 0], [0, 1]], np.float32)
+  y = np.array([0, 1, 2, 0, 0, 2])
+  model = keras.Sequential([
+      keras.Input((2,)),
+      keras.layers.Dense(3, activation='relu',
+                         kernel_initializer=keras.initializers.RandomUniform(-1, 1)),
+      keras.layers.Softmax()])
+  model.compile(keras.optimizers.SGD(0.01), 'sparse_categorical_crossentropy')
+  model.fit(x, y, batch_size=len(x), epochs=100, shuffle=False, verbose=0)
+  return float((model.predict(x, verbose=0).argmax(axis=1) == y).mean())
+
+
+def test_the_seeds_one_layer_classifier_stalls_as_its_notes_say():
+  """The seed reports ~66% for its one-layer classifier; ours (no ReLU on the logits, Adam)
+  reaches 100% with the same single layer (checked end to end in test_e2e_csv)."""
+  accuracies = [seed_one_layer_accuracy(seed) for seed in range(5)]
+  assert max(accuracies) < 1.0, accuracies
+

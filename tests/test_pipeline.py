@@ -1,0 +1,133 @@
+"""The registry, the factory's DAG and the CLI's argument handling (no pipeline run here)."""
+from __future__ import annotations
+
+import ast
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+import tensorflow_model_analysis as tfma
+
+from conftest import REPO
+from pipelines import factory, registry, summary
+from pipelines.paths import Paths
+
+
+def test_unknown_and_path_like_model_names_are_refused():
+  with pytest.raises(registry.UnknownModelError, match='must be one of classifier, dnn, linear'):
+    registry.get_spec('resnet')
+  for bad in ('../classifier', 'classifier/..', '/etc/passwd', 'Classifier', ''):
+    with pytest.raises(registry.UnknownModelError, match='invalid MODEL'):
+      registry.get_spec(bad)
+
+
+@pytest.mark.parametrize('name', sorted(registry.REGISTRY))
+def test_every_spec_has_its_module_schema_and_data(name):
+  spec = registry.get_spec(name)
+  assert os.path.isfile(spec.source.resolve())
+  assert os.path.isfile(spec.source.schema_path)
+  with open(spec.module_file) as f:
+    tree = ast.parse(f.read())
+  defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+  defined |= {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets
+              if isinstance(t, ast.Name)}
+  assert {'preprocessing_fn', 'run_fn', 'build_model'} <= defined
+
+
+def test_eval_config_gates_value_and_change():
+  spec = registry.get_spec('linear')
+  config = factory.eval_config(spec)
+  [model_spec] = config.model_specs
+  assert model_spec.label_key == 'y_xf'
+  assert list(model_spec.preprocessing_function_names) == ['transform_features']
+  [mse] = [m for m in config.metrics_specs[0].metrics if m.class_name == 'MeanSquaredError']
+  assert mse.threshold.value_threshold.upper_bound.value == pytest.approx(1e-3)
+  assert mse.threshold.change_threshold.direction == tfma.MetricDirection.LOWER_IS_BETTER
+  assert mse.threshold.change_threshold.absolute.value == pytest.approx(1e-3)
+
+  classifier = factory.eval_config(registry.get_spec('classifier'))
+  [acc] = [m for m in classifier.metrics_specs[0].metrics
+           if m.class_name == 'SparseCategoricalAccuracy']
+  assert acc.threshold.value_threshold.lower_bound.value == 1.0
+  assert acc.threshold.change_threshold.direction == tfma.MetricDirection.HIGHER_IS_BETTER
+  assert -1e-6 < acc.threshold.change_threshold.absolute.value < 0
+
+
+def test_pipeline_has_the_components_in_order(tmp_path):
+  spec = registry.get_spec('classifier')
+  pipeline = factory.create_pipeline(spec, Paths(str(tmp_path)), beam_args=['--foo=1'])
+  ids = [c.id for c in pipeline.components]
+  order = ['CsvExampleGen', 'StatisticsGen', 'ImportSchemaGen', 'ExampleValidator',
+           'Transform', 'Trainer', 'baseline_resolver', 'Evaluator', 'Pusher']
+  assert sorted(ids) == sorted(order)
+  # Topological order: every component after the ones it consumes.
+  position = {c.id: i for i, c in enumerate(pipeline.components)}
+  for component in pipeline.components:
+    for upstream in component.upstream_nodes:
+      assert position[upstream.id] < position[component.id], (upstream.id, component.id)
+  assert pipeline.beam_pipeline_args == ['--foo=1']
+  assert pipeline.pipeline_info.pipeline_root == os.path.join(str(tmp_path), 'pipelines',
+                                                              'classifier')
+  trainer = next(c for c in pipeline.components if c.id == 'Trainer')
+  pusher = next(c for c in pipeline.components if c.id == 'Pusher')
+  assert 'shared_code' in trainer.exec_properties['custom_config']
+  assert str(tmp_path / 'serving' / 'classifier') in pusher.exec_properties['push_destination']
+
+
+def test_shared_helper_change_changes_the_cache_key(tmp_path, monkeypatch):
+  """TFX hashes only the module file's folder; a change in models/common must still reach
+  Transform's and Trainer's exec properties (and so their cache key)."""
+  common = tmp_path / 'common'
+  shutil.copytree(factory.SHARED_CODE_DIR, common,
+                  ignore=shutil.ignore_patterns('__pycache__'))
+  monkeypatch.setattr(factory, 'SHARED_CODE_DIR', str(common))
+  before = factory.module_config(registry.get_spec('classifier'))
+  with open(common / 'training.py', 'a') as f:
+    f.write('\n# a change\n')
+  after = factory.module_config(registry.get_spec('classifier'))
+  assert before['shared_code'] != after['shared_code']
+  assert {k: v for k, v in before.items() if k != 'shared_code'} == \
+         {k: v for k, v in after.items() if k != 'shared_code'}
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+  return subprocess.run([sys.executable, '-m', 'pipelines.cli', *args], cwd=REPO,
+                        capture_output=True, text=True, timeout=120)
+
+
+def test_cli_refuses_bad_arguments_fast_with_one_line():
+  started = time.time()
+  cases = {
+      ('run', 'resnet'): "tfzoo: unknown MODEL 'resnet': must be one of classifier, dnn, linear",
+      ('run', '../x'): "tfzoo: invalid MODEL '../x': must be one of classifier, dnn, linear",
+      ('run', 'classifier', '--data', '/nonexistent/animals.csv'):
+          'tfzoo: data file not found: /nonexistent/animals.csv',
+      ('run', 'classifier', '--gate', 'auc=0.5'):
+          "tfzoo: --gate 'auc=0.5': expected METRIC=BOUND with METRIC one of "
+          'sparse_categorical_accuracy',
+      ('run', 'classifier', '--train-steps', '0'):
+          'tfzoo: --train-steps must be a positive integer, got 0',
+  }
+  for args, message in cases.items():
+    result = _cli(*args)
+    assert result.returncode == 2, (args, result.stderr)
+    assert result.stderr.strip() == message
+  # Refused before TensorFlow/TFX are imported.
+  assert time.time() - started < 5 * len(cases)
+
+
+def test_cli_lists_models():
+  result = _cli('list')
+  assert result.returncode == 0
+  assert [line.split()[0] for line in result.stdout.splitlines()] == list(registry.REGISTRY)
+
+
+def test_metric_names_follow_tfma():
+  assert summary._metric_name('SparseCategoricalAccuracy') == 'sparse_categorical_accuracy'
+  assert summary._metric_name('MeanSquaredError') == 'mean_squared_error'
+  for spec in registry.REGISTRY.values():
+    for gate in spec.gates:
+      assert summary._metric_name(gate.metric) == gate.key

@@ -80,7 +80,13 @@ def _parser() -> argparse.ArgumentParser:
   sub.add_parser('list', help='list the registered models')
   run = sub.add_parser('run', help="run a model's pipeline")
   run.add_argument('model', help='model name, e.g. classifier (see `tfzoo list`)')
-  run.add_argument('--data', help="CSV file to ingest instead of the model's own")
+  run.add_argument('--data', help="CSV file to ingest instead of the model's own (CSV models)")
+  run.add_argument('--fast', action='store_true',
+                   help='a slice of the data, few steps and lower gates, as pipeline <MODEL>_fast '
+                        '(never pushed to MODEL\'s serving/ directory)')
+  run.add_argument('--tfds-manual-dir', default=os.environ.get('TFZOO_TFDS_MANUAL_DIR'),
+                   help='directory with a TFDS dataset\'s original files, for machines without '
+                        'internet (default $TFZOO_TFDS_MANUAL_DIR; unset: TFDS downloads)')
   run.add_argument('--train-steps', type=int, help='override the number of training steps')
   run.add_argument('--gate', action='append', default=[], metavar='METRIC=BOUND',
                    help="override a gate's bound, e.g. sparse_categorical_accuracy=0.9")
@@ -114,6 +120,8 @@ def _gates(spec: registry.ModelSpec, overrides: List[str]) -> List[registry.Gate
 def run_command(args: argparse.Namespace) -> int:
   try:
     spec = registry.get_spec(args.model)
+    if args.fast:
+      spec = registry.fast_spec(spec)
   except registry.UnknownModelError as e:
     _error(str(e))
     return EXIT_USAGE
@@ -125,10 +133,16 @@ def run_command(args: argparse.Namespace) -> int:
   except ValueError as e:
     _error(str(e))
     return EXIT_USAGE
-  data_path = os.path.abspath(args.data) if args.data else spec.source.resolve()
-  if not os.path.isfile(data_path):
-    _error(f'data file not found: {data_path}')
+  data_path = None
+  if isinstance(spec.source, registry.CsvSource):
+    data_path = os.path.abspath(args.data) if args.data else spec.source.resolve()
+    if not os.path.isfile(data_path):
+      _error(f'data file not found: {data_path}')
+      return EXIT_USAGE
+  elif args.data:
+    _error(f'--data is for CSV models; {spec.name} reads TFDS dataset {spec.source.dataset}')
     return EXIT_USAGE
+  manual_dir = os.path.abspath(args.tfds_manual_dir) if args.tfds_manual_dir else None
 
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')
   from pipelines.paths import Paths  # pylint: disable=g-import-not-at-top
@@ -154,7 +168,7 @@ def run_command(args: argparse.Namespace) -> int:
       beam_args = shlex.split(os.environ.get('BEAM_ARGS', '')) + list(args.beam_arg)
       pipeline = factory.create_pipeline(spec, paths, beam_args=beam_args,
                                          data_path=data_path, train_steps=args.train_steps,
-                                         gates=gates)
+                                         gates=gates, tfds_manual_dir=manual_dir)
       tfx.orchestration.LocalDagRunner().run(pipeline)
     except Exception as e:  # pylint: disable=broad-except
       error = e

@@ -67,17 +67,28 @@ def eval_config(spec: registry.ModelSpec) -> tfma.EvalConfig:
                 direction=direction,
                 absolute={'value': -slack if gate.higher_is_better else slack}))))
   prediction_key = 'probabilities' if spec.task == 'classification' else spec.label
+  if spec.label_via_transform:
+    model_spec = tfma.ModelSpec(
+        signature_name='serving_default', label_key=transformed_name(spec.label),
+        prediction_key=prediction_key, preprocessing_function_names=[TRANSFORM_SIGNATURE])
+  else:
+    model_spec = tfma.ModelSpec(signature_name='serving_default', label_key=spec.label,
+                                prediction_key=prediction_key)
   return tfma.EvalConfig(
-      model_specs=[tfma.ModelSpec(
-          signature_name='serving_default',
-          label_key=transformed_name(spec.label),
-          prediction_key=prediction_key,
-          preprocessing_function_names=[TRANSFORM_SIGNATURE])],
+      model_specs=[model_spec],
       slicing_specs=[tfma.SlicingSpec()],
       metrics_specs=[tfma.MetricsSpec(metrics=metrics)])
 
 
-def _example_gen(spec: registry.ModelSpec, data_path: str):
+def _example_gen(spec: registry.ModelSpec, data_path: Optional[str], paths: Paths,
+                 tfds_manual_dir: Optional[str]):
+  if isinstance(spec.source, registry.TfdsSource):
+    from components.tfds_example_gen import TfdsExampleGen  # pylint: disable=g-import-not-at-top
+    return TfdsExampleGen(
+        dataset=spec.source.dataset,
+        splits={spec.source.train_split: 'train', spec.source.eval_split: 'eval'},
+        data_dir=paths.tfds_data_dir(), manual_dir=tfds_manual_dir)
+  data_path = os.path.abspath(spec.source.resolve(data_path))
   csv_dir, csv_name = os.path.split(data_path)
   if spec.source.same_rows_for_eval:
     splits = [example_gen_pb2.Input.Split(name='train', pattern=csv_name),
@@ -95,18 +106,19 @@ def create_pipeline(spec: registry.ModelSpec,
                     beam_args: Optional[Sequence[str]] = None,
                     data_path: Optional[str] = None,
                     train_steps: Optional[int] = None,
-                    gates: Optional[Sequence[registry.Gate]] = None) -> tfx.dsl.Pipeline:
+                    gates: Optional[Sequence[registry.Gate]] = None,
+                    tfds_manual_dir: Optional[str] = None) -> tfx.dsl.Pipeline:
   """Builds the TFX pipeline for `spec`.
 
-  data_path overrides the spec's CSV; train_steps its step count; gates its thresholds (tests
-  use an impossible one to check that an unblessed model is never pushed).
+  data_path overrides a CSV model's file; train_steps the step count; gates the thresholds
+  (tests use an impossible one to check that an unblessed model is never pushed);
+  tfds_manual_dir lets TFDS prepare a dataset from its original files without downloading.
   """
   if gates is not None:
     spec = dataclasses.replace(spec, gates=tuple(gates))
-  data_path = os.path.abspath(spec.source.resolve(data_path))
   config = module_config(spec)
 
-  example_gen = _example_gen(spec, data_path)
+  example_gen = _example_gen(spec, data_path, paths, tfds_manual_dir)
   statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs['examples'])
   schema_gen = tfx.components.ImportSchemaGen(schema_file=spec.source.schema_path)
   example_validator = tfx.components.ExampleValidator(
@@ -115,10 +127,12 @@ def create_pipeline(spec: registry.ModelSpec,
       examples=example_gen.outputs['examples'],
       schema=schema_gen.outputs['schema'],
       module_file=spec.module_file,
+      materialize=spec.materialize,
       custom_config=config)
   trainer = tfx.components.Trainer(
       module_file=spec.module_file,
-      examples=transform.outputs['transformed_examples'],
+      examples=(transform.outputs['transformed_examples'] if spec.materialize
+                else example_gen.outputs['examples']),
       transform_graph=transform.outputs['transform_graph'],
       schema=schema_gen.outputs['schema'],
       train_args=tfx.proto.TrainArgs(num_steps=train_steps or spec.train_steps),

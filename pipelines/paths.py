@@ -2,6 +2,7 @@
 
 TFZOO_HOME (default: `out/` in the repository, git-ignored) holds, per model,
   pipelines/<model>/       TFX pipeline root (artifacts of every component, every run)
+  tensorflow_datasets/     TFDS's prepared datasets (unless $TFDS_DATA_DIR says otherwise)
   metadata/<model>.sqlite  ML Metadata store
   serving/<model>/<ver>/   pushed SavedModels in TensorFlow Serving's layout
 Paths are computed when asked for, never at import time.
@@ -34,6 +35,11 @@ class Paths:
     # One store per pipeline: SQLite takes one writer at a time, so two pipelines running at
     # once must not share a file.
     return os.path.join(self.home, 'metadata', f'{model}.sqlite')
+
+  def tfds_data_dir(self) -> str:
+    """Where TFDS keeps prepared datasets: $TFDS_DATA_DIR if set (share it between projects),
+    else inside the work directory."""
+    return os.environ.get('TFDS_DATA_DIR') or os.path.join(self.home, 'tensorflow_datasets')
 
   def serving_dir(self, model: str) -> str:
     return os.path.join(self.home, 'serving', model)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Tuple, Union
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODELS_DIR = os.path.join(PROJECT_ROOT, 'models')
@@ -38,6 +38,19 @@ class CsvSource:
 
 
 @dataclasses.dataclass(frozen=True)
+class TfdsSource:
+  """A tensorflow-datasets dataset read by TfdsExampleGen (components/tfds_example_gen)."""
+  dataset: str  # TFDS name with its version pinned, e.g. 'mnist:3.0.1'
+  schema: str  # curated schema, relative to data/
+  train_split: str = 'train'  # TFDS split expressions (slicing allowed: 'train[:2000]')
+  eval_split: str = 'test'
+
+  @property
+  def schema_path(self) -> str:
+    return os.path.join(DATA_DIR, self.schema)
+
+
+@dataclasses.dataclass(frozen=True)
 class Gate:
   """A TFMA metric the Evaluator gates on.
 
@@ -57,17 +70,33 @@ class ModelSpec:
   """Everything the pipeline factory needs to know about one model."""
   name: str
   description: str
-  source: CsvSource
+  source: Union[CsvSource, TfdsSource]
   task: str  # 'classification' or 'regression'
   features: Tuple[str, ...]  # raw feature columns fed to the model
   label: str  # raw label column
   gates: Tuple[Gate, ...]
   train_steps: int
   eval_steps: int = 1
+  # Transform writes transformed examples for the Trainer (small tabular data), or only its
+  # graph, which the Trainer then applies in its input pipeline (images: decoding 60,000 PNGs
+  # into floats on disk would cost more than it saves).
+  materialize: bool = True
+  # --fast: a slice of the data, few steps, and lower gates under their own pipeline name, so
+  # a fast model never reaches this model's serving/ directory.
+  fast: Optional['FastMode'] = None
+  module_name: Optional[str] = None  # set for derived specs (fast mode) only
+  # TFMA reads the label through Transform (a string label becomes its vocabulary id), or
+  # straight from the examples when it is already the class id (MNIST).
+  label_via_transform: bool = True
+
+  @property
+  def model_folder(self) -> str:
+    """models/<folder>: the model's own name, also for its fast-mode pipeline."""
+    return self.module_name or self.name
 
   @property
   def module_dir(self) -> str:
-    return os.path.join(MODELS_DIR, self.name)
+    return os.path.join(MODELS_DIR, self.model_folder)
 
   @property
   def module_file(self) -> str:
@@ -76,12 +105,55 @@ class ModelSpec:
     Named after the model: TFX imports module files by their bare name, so two models must not
     share one.
     """
-    return os.path.join(self.module_dir, f'{self.name}_module.py')
+    return os.path.join(self.module_dir, f'{self.model_folder}_module.py')
+
+
+@dataclasses.dataclass(frozen=True)
+class FastMode:
+  train_split: str
+  eval_split: str
+  train_steps: int
+  gates: Tuple[Gate, ...]
+
+
+def fast_spec(spec: ModelSpec) -> ModelSpec:
+  """The spec of `spec`'s fast mode: pipeline `<name>_fast`, sliced data, lowered gates."""
+  if spec.fast is None:
+    raise UnknownModelError(f'MODEL {spec.name!r} has no fast mode (it is already small)')
+  fast = spec.fast
+  return dataclasses.replace(
+      spec, name=f'{spec.name}_fast', module_name=spec.model_folder,
+      source=dataclasses.replace(spec.source, train_split=fast.train_split,
+                                 eval_split=fast.eval_split),
+      train_steps=fast.train_steps, gates=fast.gates, fast=None)
+
+
+def _accuracy(bound: float, max_regression: float) -> Gate:
+  return Gate(metric='SparseCategoricalAccuracy', key='sparse_categorical_accuracy',
+              bound=bound, higher_is_better=True, max_regression=max_regression)
+
+
+MNIST_TRAIN_SIZE = 60_000
+
+
+def _mnist(name: str, description: str, accuracy: float, epochs: int,
+           batch: int = 100) -> ModelSpec:
+  """An MNIST classifier: trained on all 60,000 training images, gated on all 10,000 test
+  images. A retrain may be up to 0.2 points below the last blessed model (run-to-run noise of
+  a code change) and still be pushed. Fast mode: 2,000 / 1,000 images, 100 steps, gate 0.8."""
+  return ModelSpec(
+      name=name, description=description,
+      source=TfdsSource(dataset='mnist:3.0.1', schema='schemas/mnist/schema.pbtxt'),
+      task='classification', features=('image',), label='label',
+      gates=(_accuracy(accuracy, max_regression=0.002),),
+      train_steps=epochs * -(-MNIST_TRAIN_SIZE // batch), materialize=False,
+      label_via_transform=False,
+      fast=FastMode(train_split='train[:2000]', eval_split='test[:1000]', train_steps=100,
+                    gates=(_accuracy(0.8, max_regression=1.0),)))
 
 
 _ANIMALS = CsvSource(path='animals.csv', schema='schemas/animals/schema.pbtxt')
-_ALL_SIX_RIGHT = Gate(metric='SparseCategoricalAccuracy', key='sparse_categorical_accuracy',
-                      bound=1.0, higher_is_better=True)
+_ALL_SIX_RIGHT = _accuracy(1.0, max_regression=0.0)
 
 REGISTRY: Dict[str, ModelSpec] = {
     spec.name: spec for spec in [
@@ -103,6 +175,11 @@ REGISTRY: Dict[str, ModelSpec] = {
             description='deep network 2->10->20->3 on the animals CSV',
             source=_ANIMALS, task='classification', features=('fur', 'wings'),
             label='species', gates=(_ALL_SIX_RIGHT,), train_steps=100),
+        _mnist('mlp', 'MNIST multilayer perceptron 784->256->256->10', 0.98, epochs=15),
+        _mnist('mlp_dropout', 'MNIST MLP with dropout (keep 0.8)', 0.98, epochs=15),
+        _mnist('mlp_bn', 'MNIST MLP with batch normalization', 0.98, epochs=15),
+        _mnist('cnn', 'MNIST CNN conv32-pool-conv64-pool-dense256-dropout', 0.99, epochs=5),
+        _mnist('rnn', 'MNIST rows as 28 steps, RNN cell 128', 0.97, epochs=10, batch=128),
     ]
 }
 

@@ -28,9 +28,9 @@ def copy_project(dest: str) -> str:
   return dest
 
 
-def run_tfzoo(project: str, home: str, *args: str, timeout: int = 900
+def run_tfzoo(project: str, home: str, *args: str, timeout: int = 900, **env_vars: str
               ) -> subprocess.CompletedProcess:
-  env = dict(os.environ, PYTHONPATH=project, TFZOO_HOME=home)
+  env = dict(os.environ, PYTHONPATH=project, TFZOO_HOME=home, **env_vars)
   return subprocess.run([sys.executable, '-m', 'pipelines.cli', *args], cwd=project, env=env,
                         capture_output=True, text=True, timeout=timeout)
 
@@ -54,6 +54,26 @@ def node_states(metadata_path: str) -> Dict[str, str]:
   from pipelines import summary  # pylint: disable=g-import-not-at-top
   run = summary.latest_run(metadata_path)
   return {c.node: c.state for c in run.components}
+
+
+@pytest.fixture(scope='session')
+def mnist_manual_dir() -> str:
+  """The original MNIST files (CI and tests never download): $TFZOO_TFDS_MANUAL_DIR, else
+  ../shared/data/mnist beside the repository."""
+  path = os.environ.get('TFZOO_TFDS_MANUAL_DIR') or os.path.join(
+      os.path.dirname(REPO), 'shared', 'data', 'mnist')
+  assert os.path.isfile(os.path.join(path, 'train-images-idx3-ubyte.gz')), (
+      f'MNIST original files not found in {path}; set TFZOO_TFDS_MANUAL_DIR')
+  return path
+
+
+@pytest.fixture(scope='session')
+def tfds_data_dir(tmp_path_factory, mnist_manual_dir) -> str:
+  """A TFDS data dir with MNIST prepared once for the whole session, from the manual dir."""
+  from components.tfds_example_gen.executor import prepare_builder  # pylint: disable=g-import-not-at-top
+  data_dir = str(tmp_path_factory.mktemp('tensorflow_datasets'))
+  prepare_builder('mnist:3.0.1', data_dir, mnist_manual_dir)
+  return data_dir
 
 
 @pytest.fixture(scope='session')

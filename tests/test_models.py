@@ -21,11 +21,13 @@ import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
 
-from models.common import export
+from components.tfds_example_gen import executor
+from models.common import export, images
 from models.common.features import RAW_SIGNATURE, TRANSFORM_SIGNATURE, transformed_name
 from pipelines import factory, registry
 
 CSV_MODELS = ['linear', 'classifier', 'dnn']
+MNIST_MODELS = ['mlp', 'mlp_dropout', 'mlp_bn', 'cnn', 'rnn']
 
 
 def read_rows(spec: registry.ModelSpec):
@@ -41,11 +43,23 @@ def module_of(spec: registry.ModelSpec):
   return importlib.import_module(f'models.{spec.name}.{spec.name}_module')
 
 
+def read_mnist_rows(spec: registry.ModelSpec, count: int = 20):
+  """`count` real MNIST examples from the files TfdsExampleGen writes (PNG image, label)."""
+  data_dir = os.environ['TFDS_DATA_DIR']
+  rows = []
+  for record in executor.read_split('mnist:3.0.1', data_dir, f'train[:{count}]'):
+    feature = tf.train.Example.FromString(record).features.feature
+    rows.append({'image': list(feature['image'].bytes_list.value),
+                 'label': list(feature['label'].int64_list.value)})
+  return tfdv.load_schema_text(spec.source.schema_path), rows
+
+
 @functools.lru_cache(maxsize=None)
 def transform_output(name: str) -> str:
   """Runs the module's preprocessing_fn through TFT on Beam; returns the transform_fn dir."""
   spec = registry.get_spec(name)
-  schema, rows = read_rows(spec)
+  schema, rows = (read_rows(spec) if isinstance(spec.source, registry.CsvSource)
+                  else read_mnist_rows(spec))
   out_dir = tempfile.mkdtemp(prefix=f'tft-{name}-')
   fn = functools.partial(module_of(spec).preprocessing_fn,
                          custom_config=factory.module_config(spec))
@@ -133,3 +147,46 @@ def test_the_seeds_one_layer_classifier_stalls_as_its_notes_say():
   accuracies = [seed_one_layer_accuracy(seed) for seed in range(5)]
   assert max(accuracies) < 1.0, accuracies
 
+
+
+@pytest.fixture
+def mnist_data(tfds_data_dir, monkeypatch):
+  monkeypatch.setenv('TFDS_DATA_DIR', tfds_data_dir)
+
+
+@pytest.mark.parametrize('name', MNIST_MODELS)
+def test_mnist_model_build_train_step_and_export(name, tmp_path, mnist_data):
+  """Every MNIST model, the recurrent one included, trains a step and exports a SavedModel
+  that loads and answers through both serving signatures like the in-memory model."""
+  spec = registry.get_spec(name)
+  tf_transform_output = tft.TFTransformOutput(transform_output(name))
+  _, rows = read_mnist_rows(spec)
+  raw = {'image': tf.constant([r['image'] for r in rows]),
+         'label': tf.constant([r['label'] for r in rows], tf.int64)}
+  transformed = tf_transform_output.transform_raw_features(raw)
+  x = transformed[transformed_name('image')]
+  y = transformed[transformed_name('label')]
+  assert x.shape == (len(rows), 28, 28, 1) and float(tf.reduce_max(x)) <= 1.0
+
+  keras.utils.set_random_seed(0)
+  model = module_of(spec).build_model(images.image_input())
+  before = [w.copy() for w in model.get_weights()]
+  assert np.isfinite(model.train_on_batch(x, y, return_dict=True)['loss'])
+  assert any(not np.allclose(a, b) for a, b in zip(before, model.get_weights()))
+
+  export_dir = str(tmp_path / 'export')
+  config = dict(factory.module_config(spec), class_names=[str(d) for d in range(10)])
+  export.save_serving_model(model, tf_transform_output, config, export_dir,
+                            raw_inputs=images.raw_image_inputs())
+  loaded = tf.saved_model.load(export_dir)
+  expected = model(x, training=False).numpy()
+  by_example = loaded.signatures['serving_default'](examples=tf.constant([
+      tf.train.Example(features=tf.train.Features(feature={'image': tf.train.Feature(
+          bytes_list=tf.train.BytesList(value=r['image']))})).SerializeToString()
+      for r in rows]))
+  np.testing.assert_allclose(by_example['probabilities'].numpy(), expected, atol=1e-5)
+  pixels = tf.cast(x[..., 0] * 255.0, tf.float32)
+  by_pixels = loaded.signatures[RAW_SIGNATURE](images=pixels)
+  np.testing.assert_allclose(by_pixels['probabilities'].numpy(), expected, atol=1e-5)
+  assert [c.decode() for c in by_pixels['classes'].numpy()] == \
+         [str(d) for d in expected.argmax(axis=1)]

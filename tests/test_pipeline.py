@@ -17,7 +17,7 @@ from pipelines.paths import Paths
 
 
 def test_unknown_and_path_like_model_names_are_refused():
-  with pytest.raises(registry.UnknownModelError, match='must be one of classifier, dnn, linear'):
+  with pytest.raises(registry.UnknownModelError, match='must be one of classifier, cnn, dnn, '):
     registry.get_spec('resnet')
   for bad in ('../classifier', 'classifier/..', '/etc/passwd', 'Classifier', ''):
     with pytest.raises(registry.UnknownModelError, match='invalid MODEL'):
@@ -27,7 +27,8 @@ def test_unknown_and_path_like_model_names_are_refused():
 @pytest.mark.parametrize('name', sorted(registry.REGISTRY))
 def test_every_spec_has_its_module_schema_and_data(name):
   spec = registry.get_spec(name)
-  assert os.path.isfile(spec.source.resolve())
+  if isinstance(spec.source, registry.CsvSource):
+    assert os.path.isfile(spec.source.resolve())
   assert os.path.isfile(spec.source.schema_path)
   with open(spec.module_file) as f:
     tree = ast.parse(f.read())
@@ -93,6 +94,18 @@ def test_shared_helper_change_changes_the_cache_key(tmp_path, monkeypatch):
          {k: v for k, v in after.items() if k != 'shared_code'}
 
 
+VALID = 'classifier, cnn, dnn, linear, mlp, mlp_bn, mlp_dropout, rnn'
+
+
+def test_fast_mode_is_its_own_pipeline_with_sliced_data_and_a_lower_gate():
+  spec = registry.get_spec('cnn')
+  fast = registry.fast_spec(spec)
+  assert fast.name == 'cnn_fast' and fast.module_file == spec.module_file
+  assert (fast.source.train_split, fast.source.eval_split) == ('train[:2000]', 'test[:1000]')
+  assert fast.train_steps < spec.train_steps
+  assert fast.gates[0].bound < spec.gates[0].bound == 0.99
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess:
   return subprocess.run([sys.executable, '-m', 'pipelines.cli', *args], cwd=REPO,
                         capture_output=True, text=True, timeout=120)
@@ -101,8 +114,12 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 def test_cli_refuses_bad_arguments_fast_with_one_line():
   started = time.time()
   cases = {
-      ('run', 'resnet'): "tfzoo: unknown MODEL 'resnet': must be one of classifier, dnn, linear",
-      ('run', '../x'): "tfzoo: invalid MODEL '../x': must be one of classifier, dnn, linear",
+      ('run', 'resnet'): "tfzoo: unknown MODEL 'resnet': must be one of " + VALID,
+      ('run', '../x'): "tfzoo: invalid MODEL '../x': must be one of " + VALID,
+      ('run', 'cnn', '--data', 'x.csv'):
+          'tfzoo: --data is for CSV models; cnn reads TFDS dataset mnist:3.0.1',
+      ('run', 'linear', '--fast'):
+          "tfzoo: MODEL 'linear' has no fast mode (it is already small)",
       ('run', 'classifier', '--data', '/nonexistent/animals.csv'):
           'tfzoo: data file not found: /nonexistent/animals.csv',
       ('run', 'classifier', '--gate', 'auc=0.5'):

@@ -55,9 +55,11 @@ def save_serving_model(model, tf_transform_output: tft.TFTransformOutput,
   module.tft_layer = tf_transform_output.transform_features_layer()
   classification = config['task'] == 'classification'
   if classification:
-    # The label vocabulary becomes a constant of the graph: the served model names classes
-    # itself, with the exact ids Transform assigned in training.
-    class_names = tf.constant(tf_transform_output.vocabulary_by_name(label))
+    # Class names become a constant of the graph: the served model names classes itself —
+    # for a string label, the vocabulary Transform learned (its ids are the training ids);
+    # for an integer label (MNIST digits), the ids written out.
+    names = config.get('class_names') or tf_transform_output.vocabulary_by_name(label)
+    class_names = tf.constant([n if isinstance(n, bytes) else str(n).encode() for n in names])
 
   def predict(raw: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
     transformed = module.tft_layer(raw)

@@ -1,0 +1,127 @@
+"""TfdsExampleGen's executor: TFDS split -> serialized tf.Examples, on Beam.
+
+The dataset is prepared once (downloaded, or read from a manual directory of its original
+files), then each split expression is read with TFDS's own reader, images kept encoded, and
+written by TFX's ExampleGen machinery (split folders, gzipped TFRecords, payload format).
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, Iterator, Optional
+
+import apache_beam as beam
+import numpy as np
+import tensorflow as tf
+from tfx.components.example_gen import base_example_gen_executor
+
+
+class TfdsExampleGenError(RuntimeError):
+  """A problem with the dataset a user asked for, stated in one line."""
+
+
+def _one_line(error: BaseException) -> str:
+  text = ' '.join(str(error).split())
+  return text[:300] + ('...' if len(text) > 300 else '')
+
+
+def prepare_builder(dataset: str, data_dir: Optional[str], manual_dir: Optional[str]):
+  """Returns a TFDS builder whose data is prepared, or raises TfdsExampleGenError."""
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+
+  if manual_dir is not None:
+    if not os.path.isdir(manual_dir):
+      raise TfdsExampleGenError(f'TFDS manual directory does not exist: {manual_dir}')
+    if not os.listdir(manual_dir):
+      raise TfdsExampleGenError(f'TFDS manual directory is empty: {manual_dir}')
+  try:
+    builder = tfds.builder(dataset, data_dir=data_dir)
+  except tfds.core.registered.DatasetNotFoundError:
+    raise TfdsExampleGenError(f'unknown TFDS dataset {dataset!r}') from None
+  except Exception as e:  # pylint: disable=broad-except  (bad version strings and the like)
+    raise TfdsExampleGenError(f'cannot load TFDS dataset {dataset!r}: {_one_line(e)}') from None
+  if manual_dir and not _is_prepared(builder):
+    # TFDS looks for each original file by name in the manual directory and silently falls
+    # back to downloading it (minutes of retries offline); name the missing ones instead.
+    missing = sorted(info.filename for info in (builder.url_infos or {}).values()
+                     if info.filename and not os.path.exists(os.path.join(manual_dir, info.filename)))
+    if missing:
+      raise TfdsExampleGenError(
+          f'TFDS manual directory {manual_dir} lacks files of {dataset!r}: {", ".join(missing)}')
+  config = tfds.download.DownloadConfig(manual_dir=manual_dir) if manual_dir else None
+  try:
+    builder.download_and_prepare(download_config=config)
+  except Exception as e:  # pylint: disable=broad-except
+    if manual_dir:
+      raise TfdsExampleGenError(
+          f'TFDS could not prepare {dataset!r} from manual directory {manual_dir} (is every '
+          f'original file of the dataset there?): {_one_line(e)}') from None
+    raise TfdsExampleGenError(
+        f'TFDS could not download {dataset!r} (no network? give a manual directory holding '
+        f'its original files): {_one_line(e)}') from None
+  return builder
+
+
+def _is_prepared(builder) -> bool:
+  return os.path.exists(os.path.join(builder.data_dir, 'dataset_info.json'))
+
+
+def _feature(value: np.ndarray) -> tf.train.Feature:
+  value = np.asarray(value)
+  if value.dtype.kind in ('S', 'O', 'U'):
+    items = [v if isinstance(v, bytes) else str(v).encode() for v in value.reshape(-1)]
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=items))
+  if value.dtype.kind in ('i', 'u', 'b'):
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=value.reshape(-1).tolist()))
+  if value.dtype.kind == 'f':
+    return tf.train.Feature(float_list=tf.train.FloatList(value=value.reshape(-1).tolist()))
+  raise TfdsExampleGenError(f'unsupported TFDS feature dtype {value.dtype}')
+
+
+def to_example(record: Dict[str, Any]) -> bytes:
+  return tf.train.Example(features=tf.train.Features(
+      feature={name: _feature(value) for name, value in record.items()})).SerializeToString()
+
+
+def read_split(dataset: str, data_dir: Optional[str], split: str) -> Iterator[bytes]:
+  """Serialized tf.Examples of one TFDS split expression of a prepared dataset, images still
+  encoded. Takes names, not a builder, so Beam workers can run it."""
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+
+  builder = tfds.builder(dataset, data_dir=data_dir)
+  features = builder.info.features
+  nested = [k for k, f in features.items() if isinstance(f, tfds.features.FeaturesDict)]
+  if nested:
+    raise TfdsExampleGenError(
+        f'{builder.name}: nested features {nested} are not supported (flat features only)')
+  decoders = {k: tfds.decode.SkipDecoding() for k, f in features.items()
+              if isinstance(f, tfds.features.Image)}
+  try:
+    dataset = builder.as_dataset(split=split, decoders=decoders, shuffle_files=False)
+  except Exception as e:  # pylint: disable=broad-except  (unknown split, bad slice)
+    raise TfdsExampleGenError(
+        f'{builder.name}: bad split {split!r} (splits: {", ".join(builder.info.splits)}): '
+        f'{_one_line(e)}') from None
+  for record in tfds.as_numpy(dataset):
+    yield to_example(record)
+
+
+@beam.ptransform_fn
+@beam.typehints.with_input_types(beam.Pipeline)
+@beam.typehints.with_output_types(bytes)
+def _TfdsToExample(pipeline: beam.Pipeline, exec_properties: Dict[str, Any],
+                   split_pattern: str) -> beam.pvalue.PCollection:
+  dataset, data_dir = exec_properties['dataset'], exec_properties.get('data_dir') or None
+  # Prepared here, in the executor, so a bad name or a failed download stops the component
+  # before any Beam work starts.
+  prepare_builder(dataset, data_dir, exec_properties.get('manual_dir') or None)
+  return (pipeline
+          | 'Split' >> beam.Create([split_pattern])
+          | 'Read' >> beam.FlatMap(lambda split: read_split(dataset, data_dir, split))
+          | 'Spread' >> beam.Reshuffle())
+
+
+class Executor(base_example_gen_executor.BaseExampleGenExecutor):
+  """BaseExampleGenExecutor does the splitting and writing; this supplies the records."""
+
+  def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
+    return _TfdsToExample

@@ -1,0 +1,37 @@
+"""MNIST CNN (the seed's): conv3x3x32 -> maxpool2 -> conv3x3x64 -> maxpool2 -> dense 256 +
+dropout (keep 0.7) -> 10, Adam 1e-3, batch 100. Weights start as the seed's N(0, 0.01)."""
+import keras
+
+from models.common import images
+
+LEARNING_RATE = 1e-3
+BATCH_SIZE = 100
+DROPOUT = 0.3  # the seed's keep_prob 0.7
+SEED = 42
+
+
+def build_model(image):
+  init = keras.initializers.RandomNormal(stddev=0.01)
+  x = image
+  for i, filters in enumerate((32, 64), start=1):
+    x = keras.layers.Conv2D(filters, 3, padding='same', activation='relu',
+                            kernel_initializer=init, name=f'conv{i}')(x)
+    x = keras.layers.MaxPool2D(2, padding='same', name=f'pool{i}')(x)
+  x = keras.layers.Flatten()(x)
+  x = keras.layers.Dense(256, activation='relu', kernel_initializer=init, name='dense')(x)
+  x = keras.layers.Dropout(DROPOUT, name='dropout')(x)
+  probabilities = keras.layers.Dense(images.NUM_CLASSES, activation='softmax',
+                                     kernel_initializer=init, name='output')(x)
+  model = keras.Model(image, probabilities, name='cnn')
+  model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE),
+                loss='sparse_categorical_crossentropy', metrics=['sparse_categorical_accuracy'])
+  return model
+
+
+# Called by Transform.
+preprocessing_fn = images.preprocessing_fn
+
+
+# Called by Trainer.
+def run_fn(fn_args):
+  images.train_and_export(fn_args, build_model, batch_size=BATCH_SIZE, seed=SEED)

@@ -1,0 +1,97 @@
+"""Transform and Trainer plumbing for the MNIST image classifiers (mlp*, cnn, rnn).
+
+Examples hold TFDS's features: `image` (PNG bytes) and `label` (0-9). Transform decodes and
+scales; the graph is not materialized: the Trainer reads raw examples and applies Transform's
+graph in its input pipeline, and the served model embeds the same graph.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Mapping
+
+import keras
+import tensorflow as tf
+import tensorflow_transform as tft
+from tfx import v1 as tfx
+from tfx_bsl.public import tfxio
+
+from models.common import export, training
+from models.common.features import transformed_name
+
+IMAGE, LABEL = 'image', 'label'
+SIDE = 28
+NUM_CLASSES = 10
+
+
+def scale_images(images: tf.Tensor) -> tf.Tensor:
+  """[batch, 28, 28] or [batch, 28, 28, 1] pixels 0-255 -> float32 [batch, 28, 28, 1] in [0, 1]."""
+  return tf.reshape(tf.cast(images, tf.float32) / 255.0, [-1, SIDE, SIDE, 1])
+
+
+def decode_images(encoded: tf.Tensor) -> tf.Tensor:
+  """PNG bytes, shape [batch] or [batch, 1] -> uint8 [batch, 28, 28, 1]."""
+  return tf.map_fn(lambda png: tf.io.decode_png(png, channels=1), tf.reshape(encoded, [-1]),
+                   fn_output_signature=tf.TensorSpec([None, None, 1], tf.uint8))
+
+
+def preprocessing_fn(inputs: Mapping[str, tf.Tensor],
+                     custom_config: Mapping[str, Any]) -> Dict[str, tf.Tensor]:
+  """Decode, scale to [0, 1], reshape to 28x28x1; the label passes through as an id."""
+  del custom_config  # MNIST's feature names are TFDS's
+  return {
+      transformed_name(IMAGE): scale_images(decode_images(inputs[IMAGE])),
+      transformed_name(LABEL): tf.reshape(inputs[LABEL], [-1]),
+  }
+
+
+def raw_image_inputs():
+  """serving_raw for JSON clients: `images`, a batch of 28x28 pixel values 0-255 (float32, so
+  JSON numbers and uint8 arrays both fit), encoded to PNG in-graph so the served model runs
+  exactly the decoding path training used."""
+  spec = tf.TensorSpec([None, SIDE, SIDE], tf.float32, name='images')
+
+  def to_raw(images: tf.Tensor) -> Dict[str, tf.Tensor]:
+    pixels = tf.cast(tf.clip_by_value(tf.round(images), 0, 255), tf.uint8)
+    encoded = tf.map_fn(lambda image: tf.io.encode_png(image[..., tf.newaxis]), pixels,
+                        fn_output_signature=tf.string)
+    return {IMAGE: tf.reshape(encoded, [-1, 1])}
+
+  return [spec], to_raw
+
+
+def dataset(fn_args: tfx.components.FnArgs, files, tf_transform_output: tft.TFTransformOutput,
+            batch_size: int, seed: int, shuffle: bool) -> tf.data.Dataset:
+  """Raw examples -> Transform's graph -> (image batch, label batch), repeated forever."""
+  raw = fn_args.data_accessor.tf_dataset_factory(
+      files,
+      tfxio.TensorFlowDatasetOptions(batch_size=batch_size, shuffle=shuffle, shuffle_seed=seed,
+                                     shuffle_buffer_size=10_000),
+      tf_transform_output.raw_metadata.schema)
+  tft_layer = tf_transform_output.transform_features_layer()
+
+  def transform(features):
+    transformed = tft_layer(features)
+    return ({transformed_name(IMAGE): transformed[transformed_name(IMAGE)]},
+            transformed[transformed_name(LABEL)])
+
+  return raw.map(transform, num_parallel_calls=tf.data.AUTOTUNE).repeat().prefetch(
+      tf.data.AUTOTUNE)
+
+
+def image_input() -> keras.KerasTensor:
+  return keras.Input(shape=(SIDE, SIDE, 1), name=transformed_name(IMAGE))
+
+
+def train_and_export(fn_args: tfx.components.FnArgs,
+                     build_model: Callable[[keras.KerasTensor], keras.Model],
+                     batch_size: int, seed: int) -> keras.Model:
+  """Builds, trains for fn_args.train_steps, and exports to fn_args.serving_model_dir."""
+  training.seed_everything(seed)
+  tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+  model = build_model(image_input())
+  train = dataset(fn_args, fn_args.train_files, tf_transform_output, batch_size, seed, True)
+  evaluation = dataset(fn_args, fn_args.eval_files, tf_transform_output, batch_size, seed, False)
+  training.fit(model, fn_args, train, evaluation)
+  config = dict(fn_args.custom_config, class_names=[str(d) for d in range(NUM_CLASSES)])
+  export.save_serving_model(model, tf_transform_output, config,
+                            fn_args.serving_model_dir, raw_inputs=raw_image_inputs())
+  return model

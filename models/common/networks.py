@@ -1,0 +1,29 @@
+"""The seed's MNIST multilayer perceptron, shared by mlp, mlp_dropout and mlp_bn (each folder
+picks its variant, so the three pipelines differ only where the seed's scripts differ)."""
+from typing import Optional
+
+import keras
+
+from models.common import images
+
+
+def mlp(image: keras.KerasTensor, name: str, learning_rate: float,
+        dropout: Optional[float] = None, batch_norm: bool = False) -> keras.Model:
+  """784 -> 256 -> 256 -> 10, ReLU; optional dropout (rate = 1 - the seed's keep_prob) or
+  batch normalization after each hidden layer; Adam."""
+  init = keras.initializers.RandomNormal(stddev=0.01)  # the seed's N(0, 0.01)
+  x = keras.layers.Flatten()(image)
+  for i in (1, 2):
+    x = keras.layers.Dense(256, kernel_initializer=init, use_bias=not batch_norm,
+                           name=f'layer{i}')(x)
+    if batch_norm:
+      x = keras.layers.BatchNormalization(name=f'batch_norm{i}')(x)
+    x = keras.layers.ReLU()(x)
+    if dropout:
+      x = keras.layers.Dropout(dropout, name=f'dropout{i}')(x)
+  probabilities = keras.layers.Dense(images.NUM_CLASSES, activation='softmax',
+                                     kernel_initializer=init, name='output')(x)
+  model = keras.Model(image, probabilities, name=name)
+  model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                loss='sparse_categorical_crossentropy', metrics=['sparse_categorical_accuracy'])
+  return model

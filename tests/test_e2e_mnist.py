@@ -1,0 +1,44 @@
+"""End to end on real MNIST: TfdsExampleGen -> ... -> Pusher for the cnn, in fast mode."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from conftest import node_states, run_tfzoo, versions
+
+COMPONENTS = ['TfdsExampleGen', 'ImportSchemaGen', 'StatisticsGen', 'ExampleValidator',
+              'Transform', 'Trainer', 'Evaluator', 'Pusher']
+
+
+def test_cnn_fast_pipeline_from_tfds_to_serving(project, tmp_path, tfds_data_dir,
+                                                mnist_manual_dir):
+  home = str(tmp_path)
+  result = run_tfzoo(project, home, 'run', 'cnn', '--fast', '--tfds-manual-dir',
+                     mnist_manual_dir, TFDS_DATA_DIR=tfds_data_dir)
+  assert result.returncode == 0, result.stdout + result.stderr
+  states = node_states(os.path.join(home, 'metadata', 'cnn_fast.sqlite'))
+  assert all(states[c] == 'executed' for c in COMPONENTS), states
+  assert 'gate: >= 0.8' in result.stdout and 'blessed: yes' in result.stdout
+  # A fast model never reaches the real model's serving directory.
+  assert not os.path.exists(os.path.join(home, 'serving', 'cnn'))
+  [version] = versions(os.path.join(home, 'serving', 'cnn_fast'))
+  model = tf.saved_model.load(os.path.join(home, 'serving', 'cnn_fast', version))
+
+  batch = next(iter(tfds.as_numpy(tfds.load('mnist:3.0.1', split='test[-200:]',
+                                            data_dir=tfds_data_dir, batch_size=200))))
+  pixels, labels = batch['image'][..., 0], batch['label']
+  raw = model.signatures['serving_raw'](images=tf.constant(pixels, tf.float32))
+  examples = [tf.train.Example(features=tf.train.Features(feature={
+      'image': tf.train.Feature(bytes_list=tf.train.BytesList(
+          value=[tf.io.encode_png(p[..., None]).numpy()]))})).SerializeToString()
+      for p in pixels]
+  served = model.signatures['serving_default'](examples=tf.constant(examples))
+  np.testing.assert_allclose(served['probabilities'].numpy(), raw['probabilities'].numpy(),
+                             atol=1e-6)
+  assert raw['probabilities'].shape == (200, 10)
+  predicted = raw['class_ids'].numpy()
+  assert [c.decode() for c in raw['classes'].numpy()] == [str(d) for d in predicted]
+  assert (predicted == labels).mean() >= 0.8

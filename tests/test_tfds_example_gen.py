@@ -1,0 +1,110 @@
+"""TfdsExampleGen: its executor against a TFDS mock and against the real MNIST files, and the
+one-line errors a user can cause."""
+from __future__ import annotations
+
+import collections
+import glob
+import json
+import os
+
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+from tfx.proto import example_gen_pb2
+from tfx.types import artifact_utils, standard_artifacts
+
+from components.tfds_example_gen import TfdsExampleGen, TfdsExampleGenError
+from components.tfds_example_gen import executor
+
+
+def count_records(pattern: str) -> int:
+  return sum(1 for _ in tf.data.TFRecordDataset(glob.glob(pattern), compression_type='GZIP'))
+
+
+def run_executor(tmp_path, component: TfdsExampleGen):
+  examples = standard_artifacts.Examples()
+  examples.uri = str(tmp_path / 'examples')
+  props = dict(component.exec_properties)
+  for key in ('input_config', 'output_config'):
+    props[key] = component.exec_properties[key]
+  executor.Executor().Do({}, {'examples': [examples]}, props)
+  return examples
+
+
+def test_component_parameters():
+  gen = TfdsExampleGen('fashion_mnist', splits={'train[:10%]': 'train', 'test': 'eval'},
+                       data_dir='/d', manual_dir='/m')
+  props = gen.exec_properties
+  assert props['dataset'] == 'fashion_mnist'
+  assert (props['data_dir'], props['manual_dir']) == ('/d', '/m')
+  splits = json.loads(props['input_config'])['splits']
+  assert [(s['pattern'], s['name']) for s in splits] == [('train[:10%]', 'train'),
+                                                          ('test', 'eval')]
+  assert props['output_data_format'] == example_gen_pb2.FORMAT_TF_EXAMPLE
+  assert gen.outputs['examples'].type == standard_artifacts.Examples
+
+
+def test_executor_on_a_tfds_mock(tmp_path):
+  """Any image-classification dataset: here fashion_mnist, mocked (nothing read or fetched)."""
+  with tfds.testing.mock_data(num_examples=12):
+    examples = run_executor(tmp_path, TfdsExampleGen(
+        'fashion_mnist', splits={'train': 'train', 'test': 'eval'},
+        data_dir=str(tmp_path / 'tfds')))
+  assert artifact_utils.decode_split_names(examples.split_names) == ['train', 'eval']
+  assert examples.get_string_custom_property('payload_format') == 'FORMAT_TF_EXAMPLE'
+  for split in ('train', 'eval'):
+    pattern = os.path.join(examples.uri, f'Split-{split}', '*')
+    assert count_records(pattern) == 12
+  record = next(iter(tf.data.TFRecordDataset(
+      glob.glob(os.path.join(examples.uri, 'Split-train', '*')), compression_type='GZIP')))
+  features = tf.train.Example.FromString(record.numpy()).features.feature
+  assert set(features) == {'image', 'label'}
+  assert tf.io.decode_png(features['image'].bytes_list.value[0]).shape == (28, 28, 1)
+
+
+def test_executor_on_real_mnist(tmp_path, tfds_data_dir, mnist_manual_dir):
+  examples = run_executor(tmp_path, TfdsExampleGen(
+      'mnist:3.0.1', splits={'train[:300]': 'train', 'test[:200]': 'eval'},
+      data_dir=tfds_data_dir, manual_dir=mnist_manual_dir))
+  assert count_records(os.path.join(examples.uri, 'Split-train', '*')) == 300
+  assert count_records(os.path.join(examples.uri, 'Split-eval', '*')) == 200
+  # The real test split: its label histogram is the published one of the t10k files.
+  labels = collections.Counter()
+  for record in executor.read_split('mnist:3.0.1', tfds_data_dir, 'test'):
+    features = tf.train.Example.FromString(record).features.feature
+    labels[features['label'].int64_list.value[0]] += 1
+  assert [labels[d] for d in range(10)] == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974,
+                                            1009]
+  image = tf.io.decode_png(features['image'].bytes_list.value[0])
+  assert image.shape == (28, 28, 1) and int(tf.reduce_max(image)) == 255
+
+
+@pytest.mark.parametrize('args, message', [
+    (('mnisst', None, None), "unknown TFDS dataset 'mnisst'"),
+    (('mnist', None, '/nonexistent/mnist'), 'TFDS manual directory does not exist: '
+                                           '/nonexistent/mnist'),
+])
+def test_errors_are_one_line(args, message):
+  with pytest.raises(TfdsExampleGenError) as error:
+    executor.prepare_builder(*args)
+  assert str(error.value) == message
+
+
+def test_empty_and_incomplete_manual_dirs_are_named(tmp_path):
+  empty = tmp_path / 'empty'
+  empty.mkdir()
+  with pytest.raises(TfdsExampleGenError, match=f'TFDS manual directory is empty: {empty}$'):
+    executor.prepare_builder('mnist', str(tmp_path / 'data'), str(empty))
+  partial = tmp_path / 'partial'
+  partial.mkdir()
+  (partial / 'train-images-idx3-ubyte.gz').write_bytes(b'')
+  with pytest.raises(TfdsExampleGenError) as error:
+    executor.prepare_builder('mnist', str(tmp_path / 'data'), str(partial))
+  assert str(error.value) == (
+      f"TFDS manual directory {partial} lacks files of 'mnist': t10k-images-idx3-ubyte.gz, "
+      't10k-labels-idx1-ubyte.gz, train-labels-idx1-ubyte.gz')
+
+
+def test_bad_split_is_named(tfds_data_dir):
+  with pytest.raises(TfdsExampleGenError, match=r"mnist: bad split 'validation' \(splits: "):
+    list(executor.read_split('mnist:3.0.1', tfds_data_dir, 'validation'))

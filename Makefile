@@ -9,14 +9,21 @@ MODEL ?= classifier
 # Optional: DATA=path/to/file.csv (run the pipeline on your own CSV), ARGS='--train-steps 50 -v'.
 DATA ?=
 ARGS ?=
+# make predict: INPUT=digit.png | fur=1,wings=0 | x=5. make serve / predict: REST_PORT=, GRPC_PORT=.
+INPUT ?=
+# make lineage: VERSION=out/serving/cnn/<version> (default: MODEL's latest push).
+VERSION ?=
+# make tensorboard: ALL=1 shows every training run of MODEL side by side.
+ALL ?=
 PYTEST_ARGS ?=
 
 STAMP := $(VENV)/.tfzoo-installed
 
-.PHONY: help install run-pipeline list test clean distclean
+.PHONY: help install run-pipeline list serve predict runs lineage why-not-blessed tensorboard \
+	test clean distclean
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 install: $(STAMP) ## create .venv (Python 3.10) from requirements.lock; only when missing or stale
 
@@ -29,11 +36,29 @@ $(STAMP): requirements.lock setup.py
 	$(VENV)/bin/python -m pip install -q --no-deps -e . && \
 	$(VENV)/bin/python -m pip check && touch $@
 
-run-pipeline: $(STAMP) ## run MODEL's TFX pipeline end to end (MODEL=classifier|dnn|linear, DATA=, ARGS=)
+run-pipeline: $(STAMP) ## run MODEL's TFX pipeline end to end (MODEL=cnn, see make list; DATA=, ARGS=)
 	@$(VENV)/bin/tfzoo run '$(MODEL)' $(if $(DATA),--data '$(DATA)') $(ARGS)
 
 list: $(STAMP) ## list the models
 	@$(VENV)/bin/tfzoo list
+
+serve: $(STAMP) ## TensorFlow Serving on every pushed model (tensorflow_model_server, else Docker)
+	@$(VENV)/bin/tfzoo serve $(ARGS)
+
+predict: $(STAMP) ## ask the served MODEL about INPUT (ARGS='--protocol rest', '--signature raw', '--local')
+	@$(VENV)/bin/tfzoo predict '$(MODEL)' '$(INPUT)' $(ARGS)
+
+runs: $(STAMP) ## every pipeline run from ML Metadata (MODEL= to pick one)
+	@$(VENV)/bin/tfzoo runs $(if $(filter command line,$(origin MODEL)),'$(MODEL)')
+
+lineage: $(STAMP) ## what produced MODEL's latest push (or VERSION=serving/<model>/<version>)
+	@$(VENV)/bin/tfzoo lineage '$(if $(VERSION),$(abspath $(VERSION)),$(MODEL))'
+
+why-not-blessed: $(STAMP) ## the metrics and thresholds that kept MODEL's last model out of serving/
+	@$(VENV)/bin/tfzoo why-not-blessed '$(MODEL)' $(ARGS)
+
+tensorboard: $(STAMP) ## TensorBoard on MODEL's latest training logs (ALL=1: every run)
+	@$(VENV)/bin/tfzoo tensorboard '$(MODEL)' $(if $(ALL),--all) $(ARGS)
 
 test: $(STAMP) ## run the test suite (unit + end-to-end pipelines on tiny data)
 	$(VENV)/bin/python -m pytest tests $(PYTEST_ARGS)

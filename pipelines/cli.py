@@ -2,26 +2,36 @@
 
   tfzoo list                      the registered models
   tfzoo run MODEL [options]       run MODEL's pipeline locally (Beam DirectRunner, SQLite MLMD)
+  tfzoo serve                     TensorFlow Serving on every pushed model (binary or Docker)
+  tfzoo predict MODEL INPUT       ask the served model (gRPC or REST), or --local
+  tfzoo runs [MODEL]              every run, each component executed/cached/failed
+  tfzoo lineage MODEL|VERSION_DIR what produced a pushed model, with URIs
+  tfzoo why-not-blessed MODEL     the metrics and thresholds that refused a model
+  tfzoo tensorboard MODEL [--all] TensorBoard on the training logs
 
 Exit status: 0 the model was blessed and is in serving/; 3 it was not blessed (nothing pushed);
-2 bad usage (e.g. unknown MODEL); 1 the pipeline failed (the failing component is named).
+4 the data was refused (unreadable file, or anomalies against the curated schema: the run
+stops before Transform/Trainer); 2 bad usage (e.g. unknown MODEL); 1 the pipeline failed (the
+failing component is named).
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
 import dataclasses
+import json
 import logging
 import os
 import re
 import shlex
 import sys
 import time
+import warnings
 from typing import Dict, Iterator, List, Optional, TextIO
 
-from pipelines import registry
+from pipelines import datafile, registry, runlock
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_BLESSED = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_BLESSED, EXIT_BAD_DATA = 0, 1, 2, 3, 4
 
 
 class _Progress(logging.Handler):
@@ -95,6 +105,47 @@ def _parser() -> argparse.ArgumentParser:
                    help='Beam pipeline argument, repeatable (also from $BEAM_ARGS)')
   run.add_argument('-v', '--verbose', action='store_true',
                    help='show TF/TFX/Beam logs on the terminal instead of a log file')
+
+  home = argparse.ArgumentParser(add_help=False)
+  home.add_argument('--home', help='work directory (default: $TFZOO_HOME or ./out)')
+  ports = argparse.ArgumentParser(add_help=False)
+  ports.add_argument('--rest-port', type=int, default=int(os.environ.get('REST_PORT', 8501)),
+                     help='TF Serving REST port (default $REST_PORT or 8501)')
+  ports.add_argument('--grpc-port', type=int, default=int(os.environ.get('GRPC_PORT', 8500)),
+                     help='TF Serving gRPC port (default $GRPC_PORT or 8500)')
+  serve = sub.add_parser('serve', parents=[home, ports],
+                         help='serve every pushed model with TensorFlow Serving (binary or Docker)')
+  serve.add_argument('--dry-run', action='store_true',
+                     help='write the model config and print the command without running it')
+  predict = sub.add_parser('predict', parents=[home, ports], help='ask a served model (or --local)')
+  predict.add_argument('model')
+  predict.add_argument('input', help='MNIST models: an image file; animal models: fur=1,wings=0; '
+                                     'linear: x=5')
+  predict.add_argument('--signature', choices=['examples', 'raw'], default='examples',
+                       help='serving_default (serialized tf.Example) or serving_raw (tensors)')
+  predict.add_argument('--protocol', choices=['grpc', 'rest'], default='grpc')
+  predict.add_argument('--host', default=os.environ.get('SERVING_HOST', 'localhost'),
+                       help='TF Serving host (default $SERVING_HOST or localhost)')
+  predict.add_argument('--local', action='store_true',
+                       help='no server: call the latest pushed SavedModel in this process with '
+                            'the same request')
+  predict.add_argument('--show-request', action='store_true',
+                       help='print the REST JSON body that is (or would be) sent')
+  runs = sub.add_parser('runs', parents=[home], help='every pipeline run, from ML Metadata')
+  runs.add_argument('model', nargs='?')
+  lineage = sub.add_parser('lineage', parents=[home],
+                           help='what produced a pushed model (latest, or a version directory)')
+  lineage.add_argument('target', help='a model name (its latest push) or a pushed version path')
+  why = sub.add_parser('why-not-blessed', parents=[home],
+                       help="why a run's model was not pushed: metrics against thresholds")
+  why.add_argument('model')
+  why.add_argument('--run', help='run id (default: the latest run that pushed nothing)')
+  board = sub.add_parser('tensorboard', parents=[home], help="TensorBoard on a model's training logs")
+  board.add_argument('model')
+  board.add_argument('--all', action='store_true', help='every training run side by side')
+  board.add_argument('--port', type=int, default=int(os.environ.get('TENSORBOARD_PORT', 6006)),
+                     help='default $TENSORBOARD_PORT or 6006')
+  board.add_argument('--dry-run', action='store_true', help='print the command only')
   return parser
 
 
@@ -117,6 +168,20 @@ def _gates(spec: registry.ModelSpec, overrides: List[str]) -> List[registry.Gate
   return list(gates.values())
 
 
+def _is_data_anomaly(error: BaseException) -> bool:
+  from components.strict_example_validator import DataAnomaliesError  # pylint: disable=g-import-not-at-top
+  while error is not None:
+    if isinstance(error, DataAnomaliesError):
+      return True
+    error = error.__cause__ or error.__context__
+  return False
+
+
+def _last_line(error: BaseException) -> str:
+  text = str(error).strip()
+  return text.splitlines()[-1] if text else ''
+
+
 def run_command(args: argparse.Namespace) -> int:
   try:
     spec = registry.get_spec(args.model)
@@ -136,9 +201,11 @@ def run_command(args: argparse.Namespace) -> int:
   data_path = None
   if isinstance(spec.source, registry.CsvSource):
     data_path = os.path.abspath(args.data) if args.data else spec.source.resolve()
-    if not os.path.isfile(data_path):
-      _error(f'data file not found: {data_path}')
-      return EXIT_USAGE
+    try:
+      datafile.check_csv(data_path)
+    except datafile.DataFileError as e:
+      _error(f'{e}; nothing was trained or pushed')
+      return EXIT_BAD_DATA
   elif args.data:
     _error(f'--data is for CSV models; {spec.name} reads TFDS dataset {spec.source.dataset}')
     return EXIT_USAGE
@@ -147,6 +214,23 @@ def run_command(args: argparse.Namespace) -> int:
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')
   from pipelines.paths import Paths  # pylint: disable=g-import-not-at-top
   paths = Paths.from_env(args.home)
+
+  def waiting(pid: str) -> None:
+    print(f'tfzoo: another run of {spec.name} is in progress (pid {pid}); waiting for it to '
+          'finish', flush=True)
+
+  with runlock.pipeline_lock(paths.metadata_path(spec.name) + '.lock', waiting):
+    return _run_locked(spec, args, paths, data_path, gates, manual_dir)
+
+
+def _run_locked(spec: registry.ModelSpec, args: argparse.Namespace, paths,
+                data_path: Optional[str], gates: List[registry.Gate],
+                manual_dir: Optional[str]) -> int:
+  """Runs the pipeline (holding its lock), prints the summary, returns the exit status."""
+  stale = runlock.cancel_stale_executions(paths.metadata_path(spec.name))
+  if stale:
+    print(f'tfzoo: an earlier run was interrupted during {", ".join(stale)}; marked that '
+          'execution canceled in ML Metadata, resuming from the cached components', flush=True)
   log_path = os.path.join(paths.home, 'logs',
                           f'{spec.name}-{time.strftime("%Y%m%d-%H%M%S")}.log')
   print(f'tfzoo: running pipeline {spec.name} ({spec.description})', flush=True)
@@ -183,9 +267,13 @@ def run_command(args: argparse.Namespace) -> int:
     print(result.format())
   print(f'tfzoo: {spec.name} pipeline took {elapsed:.1f} s')
 
+  if error is not None and _is_data_anomaly(error):
+    source = data_path or f'TFDS {spec.source.dataset}'
+    _error(f'{source}: {_last_line(error)}; stopped before training, nothing was pushed')
+    return EXIT_BAD_DATA
   if error is not None:
     where = f' in {result.failed.node}' if result and result.failed else ''
-    reason = str(error).strip().splitlines()[-1] if str(error).strip() else ''
+    reason = _last_line(error)
     _error(f'pipeline {spec.name} failed{where}: {type(error).__name__}: {reason}'
            + ('' if args.verbose else f' (full log: {log_path})'))
     return EXIT_FAILED
@@ -201,12 +289,117 @@ def run_command(args: argparse.Namespace) -> int:
   return EXIT_OK
 
 
+def serve_command(args: argparse.Namespace) -> int:
+  from pipelines import serving  # pylint: disable=g-import-not-at-top
+  from pipelines.paths import Paths  # pylint: disable=g-import-not-at-top
+  root = os.path.join(Paths.from_env(args.home).home, 'serving')
+  try:
+    command = serving.serve_command(root, args.rest_port, args.grpc_port)
+  except serving.ServingError as e:
+    _error(str(e))
+    return EXIT_FAILED
+  serving.write_config(command)
+  models = ', '.join(f'{m} (version {v[-1]})' for m, v in serving.pushed_models(root).items())
+  print(f'tfzoo: serving {models}')
+  print(f'tfzoo: model config {command.config_path}; REST on port {args.rest_port}, gRPC on '
+        f'port {args.grpc_port}')
+  print('tfzoo: ' + ' '.join(shlex.quote(a) for a in command.argv), flush=True)
+  if args.dry_run:
+    return EXIT_OK
+  os.execv(command.argv[0], command.argv)
+  return EXIT_FAILED  # not reached
+
+
+def predict_command(args: argparse.Namespace) -> int:
+  try:
+    spec = registry.pipeline_spec(args.model)
+  except registry.UnknownModelError as e:
+    _error(str(e))
+    return EXIT_USAGE
+  _quiet_imports()
+  from pipelines import client, serving  # pylint: disable=g-import-not-at-top
+  from pipelines.paths import Paths  # pylint: disable=g-import-not-at-top
+  try:
+    request = client.build_request(spec, args.input, args.signature)
+    if args.show_request:
+      print(json.dumps(request.rest()))
+    if args.local:
+      version_dir = serving.latest_version_dir(
+          os.path.join(Paths.from_env(args.home).home, 'serving'), spec.name)
+      outputs = client.predict_local(request, version_dir)
+      where = version_dir
+    elif args.protocol == 'grpc':
+      outputs = client.predict_grpc(request, args.host, args.grpc_port)
+      where = f'{args.host}:{args.grpc_port} (gRPC)'
+    else:
+      outputs = client.predict_rest(request, args.host, args.rest_port, single_output=spec.label)
+      where = f'{args.host}:{args.rest_port} (REST)'
+  except (client.ClientError, serving.ServingError) as e:
+    _error(str(e))
+    return EXIT_FAILED
+  print(f'{spec.name} [{request.signature} @ {where}]: {client.describe(spec, outputs)}')
+  return EXIT_OK
+
+
+def _quiet_imports() -> None:
+  """The read-only commands import TF (and TFMA to read evaluations): keep their start-up
+  chatter off the terminal; real errors still show."""
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+  warnings.filterwarnings('ignore', category=FutureWarning)
+  warnings.filterwarnings('ignore', category=DeprecationWarning)
+  logging.getLogger('tensorflow').setLevel(logging.ERROR)
+
+
+def inspect_command(args: argparse.Namespace) -> int:
+  _quiet_imports()
+  from pipelines import inspection  # pylint: disable=g-import-not-at-top
+  from pipelines.paths import Paths  # pylint: disable=g-import-not-at-top
+  metadata_dir = os.path.join(Paths.from_env(args.home).home, 'metadata')
+  try:
+    if args.command == 'runs':
+      found = inspection.stores(metadata_dir, args.model)
+      print('\n'.join(inspection.format_runs(name, path) for name, path in found.items()))
+    elif args.command == 'lineage':
+      target = args.target
+      if os.path.sep in target:
+        # serving/<model>/<version>: the model is the version folder's parent.
+        model = os.path.basename(os.path.dirname(os.path.abspath(target)))
+        version = os.path.abspath(target)
+      else:
+        model, version = target, None
+      [(name, path)] = inspection.stores(metadata_dir, model).items()
+      print(inspection.lineage(name, path, version))
+    elif args.command == 'why-not-blessed':
+      [(name, path)] = inspection.stores(metadata_dir, args.model).items()
+      print(inspection.why_not_blessed(name, path, args.run))
+    elif args.command == 'tensorboard':
+      [(_, path)] = inspection.stores(metadata_dir, args.model).items()
+      logdirs = inspection.tensorboard_logdirs(path, args.all)
+      binary = os.path.join(os.path.dirname(sys.executable), 'tensorboard')
+      spec = ','.join(f'{name}:{uri}' for name, uri in logdirs)
+      argv = [binary, '--logdir_spec' if args.all else '--logdir',
+              spec if args.all else logdirs[0][1], '--port', str(args.port)]
+      print('tfzoo: ' + ' '.join(shlex.quote(a) for a in argv), flush=True)
+      if not args.dry_run:
+        os.execv(binary, argv)
+  except inspection.InspectionError as e:
+    _error(str(e))
+    return EXIT_FAILED
+  return EXIT_OK
+
+
 def main(argv: Optional[List[str]] = None) -> int:
   args = _parser().parse_args(argv)
   if args.command == 'list':
     for spec in registry.REGISTRY.values():
       print(f'{spec.name:<12} {spec.description}')
     return EXIT_OK
+  if args.command == 'serve':
+    return serve_command(args)
+  if args.command == 'predict':
+    return predict_command(args)
+  if args.command in ('runs', 'lineage', 'why-not-blessed', 'tensorboard'):
+    return inspect_command(args)
   return run_command(args)
 
 

@@ -1,7 +1,8 @@
 """The one pipeline factory: any ModelSpec -> the same TFX DAG.
 
-  CsvExampleGen -> StatisticsGen -> ImportSchemaGen (curated schema) -> ExampleValidator
-  -> Transform -> Trainer -> Evaluator (+ latest blessed model as baseline) -> Pusher
+  CsvExampleGen | TfdsExampleGen -> StatisticsGen -> ImportSchemaGen (curated schema)
+  -> StrictExampleValidator (anomalies stop the run) -> Transform -> Trainer
+  -> Evaluator (+ latest blessed model as baseline) -> AtomicPusher
 
 The runner decides where it runs (LocalDagRunner here; Beam args pass straight through).
 """
@@ -17,6 +18,8 @@ import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2
 
+from components.atomic_pusher import AtomicPusher
+from components.strict_example_validator import StrictExampleValidator
 from models.common.features import TRANSFORM_SIGNATURE, transformed_name
 from pipelines import baseline, registry
 from pipelines.paths import Paths
@@ -36,6 +39,27 @@ def shared_code_fingerprint() -> str:
     with open(path, 'rb') as f:
       h.update(hashlib.sha256(f.read()).digest())
   return h.hexdigest()[:16]
+
+
+def schema_snapshot(spec: registry.ModelSpec, paths: Paths) -> str:
+  """A copy of the curated schema at a path named by its content.
+
+  ImportSchemaGen's cache key is the schema file's *path*: an edited schema at the same path
+  would be served from cache and the run validated against the old contract. A path that
+  changes with the content makes an edit re-import (and re-validate) the schema.
+  """
+  with open(spec.source.schema_path, 'rb') as f:
+    content = f.read()
+  directory = os.path.join(paths.schema_snapshot_dir(spec.name),
+                           hashlib.sha256(content).hexdigest()[:16])
+  path = os.path.join(directory, 'schema.pbtxt')
+  if not os.path.exists(path):
+    os.makedirs(directory, exist_ok=True)
+    partial = f'{path}.{os.getpid()}.partial'
+    with open(partial, 'wb') as f:
+      f.write(content)
+    os.replace(partial, path)
+  return path
 
 
 def module_config(spec: registry.ModelSpec) -> Dict[str, object]:
@@ -120,15 +144,19 @@ def create_pipeline(spec: registry.ModelSpec,
 
   example_gen = _example_gen(spec, data_path, paths, tfds_manual_dir)
   statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs['examples'])
-  schema_gen = tfx.components.ImportSchemaGen(schema_file=spec.source.schema_path)
-  example_validator = tfx.components.ExampleValidator(
-      statistics=statistics_gen.outputs['statistics'], schema=schema_gen.outputs['schema'])
+  schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_snapshot(spec, paths))
+  example_validator = StrictExampleValidator(
+      statistics=statistics_gen.outputs['statistics'],
+      schema=schema_gen.outputs['schema']).with_id('ExampleValidator')
   transform = tfx.components.Transform(
       examples=example_gen.outputs['examples'],
       schema=schema_gen.outputs['schema'],
       module_file=spec.module_file,
       materialize=spec.materialize,
       custom_config=config)
+  # Nothing reads the anomalies artifact, so without this edge Transform and even Trainer
+  # could run before (or beside) the validator; data must pass it before anything is fit.
+  transform.add_upstream_node(example_validator)
   trainer = tfx.components.Trainer(
       module_file=spec.module_file,
       examples=(transform.outputs['transformed_examples'] if spec.materialize
@@ -150,12 +178,12 @@ def create_pipeline(spec: registry.ModelSpec,
       baseline_model=baseline_resolver.outputs['model'],
       example_splits=['eval'],
       eval_config=eval_config(spec))
-  pusher = tfx.components.Pusher(
+  pusher = AtomicPusher(
       model=trainer.outputs['model'],
       model_blessing=evaluator.outputs['blessing'],
       push_destination=tfx.proto.PushDestination(
           filesystem=tfx.proto.PushDestination.Filesystem(
-              base_directory=paths.serving_dir(spec.name))))
+              base_directory=paths.serving_dir(spec.name)))).with_id('Pusher')
 
   components: List = [example_gen, statistics_gen, schema_gen, example_validator, transform,
                       trainer, baseline_resolver, evaluator, pusher]

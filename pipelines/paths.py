@@ -5,6 +5,8 @@ TFZOO_HOME (default: `out/` in the repository, git-ignored) holds, per model,
   tensorflow_datasets/     TFDS's prepared datasets (unless $TFDS_DATA_DIR says otherwise)
   metadata/<model>.sqlite  ML Metadata store
   serving/<model>/<ver>/   pushed SavedModels in TensorFlow Serving's layout
+  schemas/<model>/<hash>/  content-addressed copies of the curated schema the runs imported
+  logs/                    one full log per run
 Paths are computed when asked for, never at import time.
 """
 from __future__ import annotations
@@ -40,6 +42,9 @@ class Paths:
     """Where TFDS keeps prepared datasets: $TFDS_DATA_DIR if set (share it between projects),
     else inside the work directory."""
     return os.environ.get('TFDS_DATA_DIR') or os.path.join(self.home, 'tensorflow_datasets')
+
+  def schema_snapshot_dir(self, model: str) -> str:
+    return os.path.join(self.home, 'schemas', model)
 
   def serving_dir(self, model: str) -> str:
     return os.path.join(self.home, 'serving', model)

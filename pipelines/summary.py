@@ -6,6 +6,8 @@ time, the Evaluator's gating metrics against their thresholds, the blessing, and
 from __future__ import annotations
 
 import dataclasses
+import glob
+import os
 from typing import Dict, List, Optional
 
 from ml_metadata.metadata_store import metadata_store
@@ -45,6 +47,8 @@ class RunSummary:
   metrics: List[MetricCheck]
   blessed: Optional[bool]
   pushed_to: Optional[str]
+  pictures: List[str] = dataclasses.field(default_factory=list)
+  tensorboard_dir: Optional[str] = None
 
   def component(self, node: str) -> Optional[ComponentRun]:
     return next((c for c in self.components if c.node == node), None)
@@ -64,6 +68,10 @@ class RunSummary:
     if self.blessed is not None:
       lines.append(f'  blessed: {"yes" if self.blessed else "no"}')
     lines.append(f'  pushed: {self.pushed_to or "nothing"}')
+    if self.tensorboard_dir:
+      lines.append(f'  training logs (TensorBoard): {self.tensorboard_dir}')
+    for picture in self.pictures:
+      lines.append(f'  picture: {picture}')
     return '\n'.join(lines)
 
 
@@ -82,7 +90,7 @@ def run_contexts(store: metadata_store.MetadataStore) -> List[metadata_store_pb2
   return sorted(runs, key=lambda c: (c.create_time_since_epoch, c.id))
 
 
-def _node_name(store, execution_id: int, node_type_id: int) -> str:
+def node_name(store, execution_id: int, node_type_id: int) -> str:
   for context in store.get_contexts_by_execution(execution_id):
     if context.type_id == node_type_id:
       return context.name.split('.', 1)[-1]  # '<pipeline>.<node id>'
@@ -112,11 +120,16 @@ def summarize(store: metadata_store.MetadataStore,
     if state == 'executed' and e.type.endswith('.Resolver'):
       state = 'resolved'  # a resolver looks artifacts up; it has nothing to cache
     components.append(ComponentRun(
-        node=_node_name(store, e.id, node_type.id), state=state,
+        node=node_name(store, e.id, node_type.id), state=state,
         seconds=seconds, outputs=_outputs(store, e.id)))
   pipeline = next((c.name for c in store.get_contexts_by_type('pipeline')), '?')
   summary = RunSummary(pipeline=pipeline, run_id=run.name, components=components, metrics=[],
                        blessed=None, pushed_to=None)
+  trainer = summary.component('Trainer')
+  if trainer and trainer.outputs.get('model_run'):
+    run_dir = trainer.outputs['model_run'][0].uri
+    summary.tensorboard_dir = run_dir
+    summary.pictures = sorted(glob.glob(os.path.join(run_dir, 'pictures', '*.png')))
   evaluator = summary.component('Evaluator')
   if evaluator and evaluator.outputs.get('blessing'):
     blessing = evaluator.outputs['blessing'][0]

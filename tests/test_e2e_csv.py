@@ -8,8 +8,11 @@ The classifier is run four times on one work directory, in order:
 """
 from __future__ import annotations
 
+import glob
 import os
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -122,20 +125,108 @@ def test_model_code_change_retrains_and_pushes_a_new_version(project, home):
   check_animals_served(os.path.join(serving, versions(serving)[-1]))
 
 
-def test_dnn_pipeline_classifies_all_six(project, tmp_path):
-  home = str(tmp_path)
-  result = run_tfzoo(project, home, 'run', 'dnn')
+def _tfzoo_lines(project, home, *args):
+  result = run_tfzoo(project, home, *args)
   assert result.returncode == 0, result.stdout + result.stderr
+  assert not result.stderr.strip(), result.stderr  # no import chatter on the terminal
+  return result.stdout.splitlines()
+
+
+def test_runs_lists_the_four_runs_from_ml_metadata(project, home):
+  lines = _tfzoo_lines(project, home, 'runs', 'classifier')
+  heads = [line for line in lines if line.startswith('classifier  run ')]
+  _, serving = _paths(home, 'classifier')
+  first, last = (os.path.join(serving, v) for v in versions(serving))
+  assert len(heads) == 4, lines
+  assert heads[0].endswith(f'pushed {first}')
+  assert heads[1].endswith(f'pushed {first} (cached)')
+  assert heads[2].endswith('not blessed')
+  assert heads[3].endswith(f'pushed {last}')
+  details = [line for line in lines if line.startswith('    ')]
+  assert 'Trainer executed' in details[0] and 'Trainer cached' in details[1]
+  assert 'Evaluator executed' in details[2] and 'Pusher executed' in details[2]
+
+
+def test_why_not_blessed_names_the_metric_threshold_and_value(project, home):
+  lines = _tfzoo_lines(project, home, 'why-not-blessed', 'classifier')
+  assert lines[0].startswith('classifier run ') and lines[0].endswith(': not blessed')
+  # (No change threshold here: the only blessed model was the candidate itself.)
+  assert lines[1] == '  sparse_categorical_accuracy = 1, threshold >= 1.01: FAILED'
+
+
+def test_lineage_of_the_latest_and_of_the_first_push(project, home):
+  _, serving = _paths(home, 'classifier')
+  first, last = (os.path.join(serving, v) for v in versions(serving))
+  lines = _tfzoo_lines(project, home, 'lineage', 'classifier')
+  text = '\n'.join(lines)
+  assert lines[0] == last
+  data_dir = os.path.join(project, 'data')
+  # Upstream came from cache: the lineage points at the artifacts of the first run.
+  assert re.search(r'CsvExampleGen \(cached\)\n    examples: Examples #\d+ \S+ \(made by run '
+                   rf'\S+\)  from {re.escape(data_dir)}', text), text
+  assert re.search(r'ExampleValidator \(cached\)\n    anomalies: ExampleAnomalies .* no anomalies',
+                   text), text
+  assert re.search(r'Trainer \(executed\)\n    model: Model #\d+ ', text), text
+  assert re.search(r'Evaluator \(executed\)\n(    .*\n)*    blessing: ModelBlessing .*  blessed',
+                   text), text
+  assert re.search(rf'Pusher \(executed\)\n    pushed_model: PushedModel .*  -> {re.escape(last)}',
+                   text), text
+  for uri in re.findall(r'#\d+ (\S+)', text):
+    assert os.path.exists(uri), uri
+  first_lines = _tfzoo_lines(project, home, 'lineage', first)
+  assert first_lines[0] == first and 'made by run' not in '\n'.join(first_lines)
+
+
+def test_predict_locally_through_both_signatures(project, home):
+  for signature in ('examples', 'raw'):
+    lines = _tfzoo_lines(project, home, 'predict', 'classifier', 'fur=1,wings=0', '--local',
+                         '--signature', signature)
+    assert re.fullmatch(r'classifier \[serving_\w+ @ \S+\]: mammal \(probability 0\.\d{3}\)',
+                        lines[-1]), lines
+
+
+def test_tensorboard_points_at_the_training_logs(project, home):
+  [line] = _tfzoo_lines(project, home, 'tensorboard', 'classifier', '--dry-run')
+  logdir = line.split('--logdir ', 1)[1].split(' --port')[0]
+  assert glob.glob(os.path.join(logdir, 'train', 'events.out.tfevents.*'))
+  [line] = _tfzoo_lines(project, home, 'tensorboard', 'classifier', '--all', '--dry-run')
+  assert line.count(':' + os.path.join(home, 'pipelines', 'classifier', 'Trainer')) == 2
+
+
+def test_serve_without_a_server_says_what_to_install(project, home, tmp_path):
+  result = run_tfzoo(project, home, 'serve', PATH=str(tmp_path))  # neither binary nor docker
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines()[-1].startswith(
+      'tfzoo: neither tensorflow_model_server nor docker is on PATH: install TensorFlow Serving')
+  fake = tmp_path / 'tensorflow_model_server'
+  fake.write_text('#!/bin/sh\necho "served $*"\n')
+  fake.chmod(0o755)
+  result = run_tfzoo(project, home, 'serve', '--rest-port', '9001', PATH=str(tmp_path))
+  assert result.returncode == 0, result.stderr
+  assert result.stdout.splitlines()[-1].startswith('served --port=8500 --rest_api_port=9001 '
+                                                   '--model_config_file=')
+  with open(os.path.join(home, 'serving', 'models.config')) as f:
+    assert 'name: "classifier"' in f.read()
+
+
+def test_two_pipelines_at_once_dnn_and_linear(project, tmp_path):
+  """Two different pipelines started together on one work directory both complete: each has
+  its own ML Metadata store and serving folder."""
+  home = str(tmp_path)
+  env = dict(os.environ, PYTHONPATH=project, TFZOO_HOME=home)
+  processes = {model: subprocess.Popen(
+      [sys.executable, '-m', 'pipelines.cli', 'run', model], cwd=project, env=env,
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for model in ('dnn', 'linear')}
+  outputs = {model: p.communicate(timeout=900) for model, p in processes.items()}
+  for model, process in processes.items():
+    assert process.returncode == 0, outputs[model]
+
   _, serving = _paths(home, 'dnn')
   [version] = versions(serving)
   check_animals_served(os.path.join(serving, version))
 
-
-def test_linear_pipeline_predicts_the_seed_points(project, tmp_path):
-  home = str(tmp_path)
-  result = run_tfzoo(project, home, 'run', 'linear')
-  assert result.returncode == 0, result.stdout + result.stderr
-  assert re.search(r'metric mean_squared_error = \S+ +\(gate: <= 0.001\) passed', result.stdout)
+  stdout = outputs['linear'][0]
+  assert re.search(r'metric mean_squared_error = \S+ +\(gate: <= 0.001\) passed', stdout)
   _, serving = _paths(home, 'linear')
   [version] = versions(serving)
   model = tf.saved_model.load(os.path.join(serving, version))

@@ -42,3 +42,22 @@ def test_cnn_fast_pipeline_from_tfds_to_serving(project, tmp_path, tfds_data_dir
   predicted = raw['class_ids'].numpy()
   assert [c.decode() for c in raw['classes'].numpy()] == [str(d) for d in predicted]
   assert (predicted == labels).mean() >= 0.8
+
+  # The seed's picture: 10 eval digits with the exported model's predictions.
+  picture = os.path.join(home, 'pipelines', 'cnn_fast', 'Trainer', 'model_run')
+  [png] = [line.split('picture: ', 1)[1] for line in result.stdout.splitlines()
+           if 'picture: ' in line]
+  assert png.startswith(picture) and png.endswith('pictures/predictions.png')
+  assert tf.io.decode_png(tf.io.read_file(png)).shape[1] > 500
+
+  # The client, as `make predict MODEL=cnn_fast INPUT=digit.png ARGS=--local` runs it, on a
+  # test digit saved as an ordinary PNG file: same answer as the signature called directly.
+  digit = str(tmp_path / 'digit.png')
+  tf.io.write_file(digit, tf.io.encode_png(pixels[0][..., None]))
+  expected = served['probabilities'].numpy()[0]
+  for signature in ('examples', 'raw'):
+    answer = run_tfzoo(project, home, 'predict', 'cnn_fast', digit, '--local',
+                       '--signature', signature)
+    assert answer.returncode == 0, answer.stdout + answer.stderr
+    best = int(expected.argmax())
+    assert f': {best} (probability {expected[best]:.3f}' in answer.stdout, answer.stdout

@@ -10,6 +10,7 @@ import functools
 import importlib
 import os
 import tempfile
+import types
 
 import apache_beam as beam
 import keras
@@ -190,3 +191,23 @@ def test_mnist_model_build_train_step_and_export(name, tmp_path, mnist_data):
   np.testing.assert_allclose(by_pixels['probabilities'].numpy(), expected, atol=1e-5)
   assert [c.decode() for c in by_pixels['classes'].numpy()] == \
          [str(d) for d in expected.argmax(axis=1)]
+
+  # The seed's picture, drawn from the exported model's answers on eval examples.
+  eval_dir = tmp_path / 'Split-eval'
+  eval_dir.mkdir()
+  with tf.io.TFRecordWriter(str(eval_dir / 'data.gz'), options='GZIP') as writer:
+    for r in rows:
+      writer.write(tf.train.Example(features=tf.train.Features(feature={
+          'image': tf.train.Feature(bytes_list=tf.train.BytesList(value=r['image'])),
+          'label': tf.train.Feature(int64_list=tf.train.Int64List(value=r['label'])),
+      })).SerializeToString())
+  fn_args = types.SimpleNamespace(eval_files=[str(eval_dir / '*')], serving_model_dir=export_dir,
+                                  model_run_dir=str(tmp_path / 'run'))
+  path = images.write_prediction_picture(fn_args, title=name)
+  picture = tf.io.decode_png(tf.io.read_file(path))
+  assert path == str(tmp_path / 'run' / 'pictures' / 'predictions.png')
+  assert picture.shape[1] > 5 * picture.shape[0] / 2 and picture.shape[0] >= 80  # one row of 10
+  summaries = [v for f in tf.io.gfile.glob(str(tmp_path / 'run' / 'pictures' / 'events.*'))
+               for e in tf.compat.v1.train.summary_iterator(f) for v in e.summary.value]
+  assert [v.tag for v in summaries] == ['predictions']
+  assert tf.io.decode_png(tf.make_ndarray(summaries[0].tensor)[2]).shape == picture.shape

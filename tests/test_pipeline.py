@@ -69,6 +69,18 @@ def test_pipeline_has_the_components_in_order(tmp_path):
   for component in pipeline.components:
     for upstream in component.upstream_nodes:
       assert position[upstream.id] < position[component.id], (upstream.id, component.id)
+  # The validator gates everything that fits on the data (Transform, hence Trainer).
+  transform = next(c for c in pipeline.components if c.id == 'Transform')
+  assert 'ExampleValidator' in {u.id for u in transform.upstream_nodes}
+  validator = next(c for c in pipeline.components if c.id == 'ExampleValidator')
+  assert type(validator).__name__ == 'StrictExampleValidator'
+  assert type(next(c for c in pipeline.components if c.id == 'Pusher')).__name__ == 'AtomicPusher'
+  # The schema is imported from a copy named by its content, so editing it busts the cache.
+  schema_file = next(c for c in pipeline.components
+                     if c.id == 'ImportSchemaGen').exec_properties['schema_file']
+  with open(schema_file, 'rb') as a, open(spec.source.schema_path, 'rb') as b:
+    assert a.read() == b.read()
+  assert schema_file.startswith(str(tmp_path / 'schemas' / 'classifier'))
   assert pipeline.beam_pipeline_args == ['--foo=1']
   assert pipeline.pipeline_info.pipeline_root == os.path.join(str(tmp_path), 'pipelines',
                                                               'classifier')
@@ -120,8 +132,7 @@ def test_cli_refuses_bad_arguments_fast_with_one_line():
           'tfzoo: --data is for CSV models; cnn reads TFDS dataset mnist:3.0.1',
       ('run', 'linear', '--fast'):
           "tfzoo: MODEL 'linear' has no fast mode (it is already small)",
-      ('run', 'classifier', '--data', '/nonexistent/animals.csv'):
-          'tfzoo: data file not found: /nonexistent/animals.csv',
+      ('predict', 'resnet', 'digit.png'): "tfzoo: unknown MODEL 'resnet': must be one of " + VALID,
       ('run', 'classifier', '--gate', 'auc=0.5'):
           "tfzoo: --gate 'auc=0.5': expected METRIC=BOUND with METRIC one of "
           'sparse_categorical_accuracy',

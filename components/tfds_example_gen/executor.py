@@ -6,6 +6,8 @@ written by TFX's ExampleGen machinery (split folders, gzipped TFRecords, payload
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 from typing import Any, Dict, Iterator, Optional
 
@@ -49,7 +51,8 @@ def prepare_builder(dataset: str, data_dir: Optional[str], manual_dir: Optional[
           f'TFDS manual directory {manual_dir} lacks files of {dataset!r}: {", ".join(missing)}')
   config = tfds.download.DownloadConfig(manual_dir=manual_dir) if manual_dir else None
   try:
-    builder.download_and_prepare(download_config=config)
+    with _prepare_lock(builder.data_dir):  # two pipelines preparing the same dataset at once
+      builder.download_and_prepare(download_config=config)
   except Exception as e:  # pylint: disable=broad-except
     if manual_dir:
       raise TfdsExampleGenError(
@@ -59,6 +62,22 @@ def prepare_builder(dataset: str, data_dir: Optional[str], manual_dir: Optional[
         f'TFDS could not download {dataset!r} (no network? give a manual directory holding '
         f'its original files): {_one_line(e)}') from None
   return builder
+
+
+@contextlib.contextmanager
+def _prepare_lock(dataset_dir: str):
+  """Holds an exclusive lock beside `dataset_dir` (local data dirs only): a second pipeline
+  waits for the first to finish preparing instead of preparing into the same folder."""
+  if '://' in dataset_dir:
+    yield
+    return
+  os.makedirs(os.path.dirname(dataset_dir), exist_ok=True)
+  with open(f'{dataset_dir}.tfzoo-lock', 'a') as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+      yield
+    finally:
+      fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _is_prepared(builder) -> bool:

@@ -14,7 +14,7 @@ import tensorflow_transform as tft
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
-from models.common import export, training
+from models.common import export, pictures, training
 from models.common.features import transformed_name
 
 IMAGE, LABEL = 'image', 'label'
@@ -82,16 +82,38 @@ def image_input() -> keras.KerasTensor:
 
 
 def train_and_export(fn_args: tfx.components.FnArgs,
-                     build_model: Callable[[keras.KerasTensor], keras.Model],
+                     build_model: Callable[..., keras.Model],
                      batch_size: int, seed: int) -> keras.Model:
-  """Builds, trains for fn_args.train_steps, and exports to fn_args.serving_model_dir."""
+  """Builds (build_model(image, decay_steps=<the run's steps>)), trains for
+  fn_args.train_steps, and exports to fn_args.serving_model_dir."""
   training.seed_everything(seed)
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
-  model = build_model(image_input())
+  model = build_model(image_input(), decay_steps=fn_args.train_steps)
   train = dataset(fn_args, fn_args.train_files, tf_transform_output, batch_size, seed, True)
   evaluation = dataset(fn_args, fn_args.eval_files, tf_transform_output, batch_size, seed, False)
   training.fit(model, fn_args, train, evaluation)
   config = dict(fn_args.custom_config, class_names=[str(d) for d in range(NUM_CLASSES)])
   export.save_serving_model(model, tf_transform_output, config,
                             fn_args.serving_model_dir, raw_inputs=raw_image_inputs())
+  write_prediction_picture(fn_args, title=model.name)
   return model
+
+
+def write_prediction_picture(fn_args: tfx.components.FnArgs, title: str, count: int = 10) -> str:
+  """The seed's picture: the first `count` eval digits with the label the *exported* model
+  predicts over each (called through serving_default, exactly as TF Serving would), wrong
+  ones in red with the true label. Returns the PNG's path."""
+  examples = pictures.first_examples(fn_args.eval_files, count)
+  served = tf.saved_model.load(fn_args.serving_model_dir)
+  predicted = served.signatures['serving_default'](examples=examples)['classes'].numpy()
+  parsed = tf.io.parse_example(examples, {IMAGE: tf.io.FixedLenFeature([], tf.string),
+                                          LABEL: tf.io.FixedLenFeature([], tf.int64)})
+  pixels = decode_images(parsed[IMAGE]).numpy() / 255.0
+  truth = [str(label) for label in parsed[LABEL].numpy()]
+  names = [p.decode() for p in predicted]
+  captions = [p if p == t else f'{p} (is {t})' for p, t in zip(names, truth)]
+  colors = ['black' if p == t else 'red' for p, t in zip(names, truth)]
+  correct = sum(p == t for p, t in zip(names, truth))
+  png = pictures.grid_png(pixels, captions, colors, columns=count,
+                          title=f'{title}: predicted digits, {correct}/{len(names)} right')
+  return pictures.write(fn_args.model_run_dir, 'predictions', png)

@@ -4,13 +4,14 @@ from typing import Optional
 
 import keras
 
-from models.common import images
+from models.common import images, training
 
 
 def mlp(image: keras.KerasTensor, name: str, learning_rate: float,
-        dropout: Optional[float] = None, batch_norm: bool = False) -> keras.Model:
+        dropout: Optional[float] = None, batch_norm: bool = False,
+        decay_steps: Optional[int] = None) -> keras.Model:
   """784 -> 256 -> 256 -> 10, ReLU; optional dropout (rate = 1 - the seed's keep_prob) or
-  batch normalization after each hidden layer; Adam."""
+  batch normalization after each hidden layer; Adam (cosine decay over decay_steps)."""
   init = keras.initializers.RandomNormal(stddev=0.01)  # the seed's N(0, 0.01)
   x = keras.layers.Flatten()(image)
   for i in (1, 2):
@@ -24,6 +25,7 @@ def mlp(image: keras.KerasTensor, name: str, learning_rate: float,
   probabilities = keras.layers.Dense(images.NUM_CLASSES, activation='softmax',
                                      kernel_initializer=init, name='output')(x)
   model = keras.Model(image, probabilities, name=name)
-  model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+  model.compile(optimizer=keras.optimizers.Adam(training.learning_rate(learning_rate,
+                                                                       decay_steps)),
                 loss='sparse_categorical_crossentropy', metrics=['sparse_categorical_accuracy'])
   return model

@@ -6,8 +6,9 @@ BATCH_SIZE = 100
 SEED = 42
 
 
-def build_model(image):
-  return networks.mlp(image, name='mlp_bn', learning_rate=LEARNING_RATE, batch_norm=True)
+def build_model(image, decay_steps=None):
+  return networks.mlp(image, name='mlp_bn', learning_rate=LEARNING_RATE, batch_norm=True,
+                      decay_steps=decay_steps)
 
 
 # Called by Transform.

@@ -6,8 +6,9 @@ BATCH_SIZE = 100
 SEED = 42
 
 
-def build_model(image):
-  return networks.mlp(image, name='mlp_dropout', learning_rate=LEARNING_RATE, dropout=0.2)
+def build_model(image, decay_steps=None):
+  return networks.mlp(image, name='mlp_dropout', learning_rate=LEARNING_RATE, dropout=0.2,
+                      decay_steps=decay_steps)
 
 
 # Called by Transform.

@@ -1,0 +1,241 @@
+"""A TensorFlow Serving client for the pushed models: builds the request from a readable input,
+sends it over gRPC (tensorflow-serving-api) or REST, and prints the answer readably.
+
+Inputs, by model kind:
+  MNIST models   an image file (PNG, JPEG, …): converted to 28x28 grayscale; a dark digit on a
+                 light background is inverted to MNIST's light-on-dark
+  animal models  `fur=1,wings=0` (or `1,0` in the model's feature order)
+  linear         `x=5` (or `5`)
+
+Each request exists for both signatures: `examples` (serving_default: one serialized
+tf.Example, sent as `{"b64": …}` over REST) and `raw` (serving_raw: plain tensors). `--local`
+loads the latest pushed SavedModel and calls the signature with the very tensors the gRPC
+request carries, which is also how the tests check the serving contract without a server.
+"""
+from __future__ import annotations
+
+import base64
+import dataclasses
+import io
+import json
+import os
+import urllib.error
+import urllib.request
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from pipelines import registry
+
+SIGNATURES = {'examples': 'serving_default', 'raw': 'serving_raw'}
+MNIST_SIDE = 28
+
+
+class ClientError(ValueError):
+  """One line: what in the input or the answer is wrong."""
+
+
+@dataclasses.dataclass
+class Request:
+  """One prediction request in both wire forms."""
+  model: str
+  signature: str                  # 'serving_default' or 'serving_raw'
+  tensors: Dict[str, np.ndarray]  # input name -> value, with the dtype the signature expects
+
+  def grpc(self):
+    """A tensorflow_serving PredictRequest."""
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    from tensorflow_serving.apis import predict_pb2  # pylint: disable=g-import-not-at-top
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = self.model
+    request.model_spec.signature_name = self.signature
+    for name, value in self.tensors.items():
+      request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
+    return request
+
+  def rest(self) -> dict:
+    """The JSON body for POST /v1/models/<model>:predict (columnar `inputs` form; strings as
+    {"b64": …}, which TF Serving decodes to bytes)."""
+    def encode(value: np.ndarray):
+      if value.dtype.kind in ('S', 'O'):
+        return [{'b64': base64.b64encode(v).decode('ascii')} for v in value.tolist()]
+      return value.tolist()
+    return {'signature_name': self.signature,
+            'inputs': {name: encode(value) for name, value in self.tensors.items()}}
+
+
+def _example(features: Dict[str, object]) -> bytes:
+  from tensorflow.core.example import example_pb2  # pylint: disable=g-import-not-at-top
+  example = example_pb2.Example()
+  for name, value in features.items():
+    feature = example.features.feature[name]
+    if isinstance(value, bytes):
+      feature.bytes_list.value.append(value)
+    elif isinstance(value, int):
+      feature.int64_list.value.append(value)
+    else:
+      feature.float_list.value.append(float(value))
+  return example.SerializeToString()
+
+
+def read_digit(path: str) -> np.ndarray:
+  """An image file -> uint8 [28, 28], light digit on dark as MNIST."""
+  from PIL import Image, UnidentifiedImageError  # pylint: disable=g-import-not-at-top
+  if not os.path.isfile(path):
+    raise ClientError(f'{path}: image file not found')
+  try:
+    image = Image.open(path).convert('L')
+  except UnidentifiedImageError:
+    raise ClientError(f'{path}: not an image file (PNG, JPEG, …)') from None
+  if image.size != (MNIST_SIDE, MNIST_SIDE):
+    image = image.resize((MNIST_SIDE, MNIST_SIDE), Image.LANCZOS)
+  pixels = np.asarray(image, dtype=np.uint8)
+  if pixels.mean() > 127:  # dark ink on white paper
+    pixels = 255 - pixels
+  return pixels
+
+
+def _png(pixels: np.ndarray) -> bytes:
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  buffer = io.BytesIO()
+  Image.fromarray(pixels, mode='L').save(buffer, format='PNG')
+  return buffer.getvalue()
+
+
+def _tabular_values(spec: registry.ModelSpec, text: str) -> Dict[str, float]:
+  parts = [p.strip() for p in text.split(',') if p.strip()]
+  if parts and all('=' in p for p in parts):
+    values = dict(p.split('=', 1) for p in parts)
+  elif len(parts) == len(spec.features) and not any('=' in p for p in parts):
+    values = dict(zip(spec.features, parts))
+  else:
+    raise ClientError(f'{spec.name} expects {",".join(f"{f}=…" for f in spec.features)} '
+                      f'(or {len(spec.features)} comma-separated values), got {text!r}')
+  unknown = sorted(set(values) - set(spec.features))
+  missing = [f for f in spec.features if f not in values]
+  if unknown or missing:
+    raise ClientError(f'{spec.name} takes {", ".join(spec.features)}; '
+                      + (f'unknown {", ".join(unknown)}' if unknown else
+                         f'missing {", ".join(missing)}'))
+  try:
+    return {k: float(values[k]) for k in spec.features}
+  except ValueError as e:
+    raise ClientError(f'{spec.name}: {e}') from None
+
+
+def build_request(spec: registry.ModelSpec, text: str, signature: str = 'examples',
+                  int_features: Optional[List[str]] = None) -> Request:
+  """The request for `text` (see the module docstring). int_features: the features the schema
+  declares INT (they travel as int64 in a tf.Example)."""
+  if signature not in SIGNATURES:
+    raise ClientError(f'signature must be one of {", ".join(SIGNATURES)}, got {signature!r}')
+  name = SIGNATURES[signature]
+  if isinstance(spec.source, registry.TfdsSource):
+    pixels = read_digit(text)
+    if signature == 'examples':
+      return Request(spec.name, name, {'examples': np.array([_example({'image': _png(pixels)})],
+                                                            dtype=object)})
+    return Request(spec.name, name, {'images': pixels[np.newaxis].astype(np.float32)})
+  values = _tabular_values(spec, text)
+  if signature == 'examples':
+    ints = set(int_features if int_features is not None else schema_int_features(spec))
+    for feature in ints:
+      if not float(values[feature]).is_integer():
+        raise ClientError(f'{spec.name}: {feature} must be a whole number, got {values[feature]}')
+    features = {k: (int(v) if k in ints else v) for k, v in values.items()}
+    return Request(spec.name, name, {'examples': np.array([_example(features)], dtype=object)})
+  return Request(spec.name, name,
+                 {k: np.array([v], dtype=np.float32) for k, v in values.items()})
+
+
+def schema_int_features(spec: registry.ModelSpec) -> List[str]:
+  """Features the curated schema declares INT (read from the text proto, no TFDV import)."""
+  ints, current = [], None
+  with open(spec.source.schema_path, encoding='utf-8') as f:
+    for line in f:
+      line = line.strip()
+      if line.startswith('name:'):
+        current = line.split('"')[1]
+      elif line == 'type: INT' and current:
+        ints.append(current)
+  return ints
+
+
+def predict_local(request: Request, version_dir: str) -> Dict[str, np.ndarray]:
+  """Calls the SavedModel's signature with the tensors of the gRPC request — the protos TF
+  Serving would receive, turned back into tensors by name."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  model = tf.saved_model.load(version_dir)
+  if request.signature not in model.signatures:
+    raise ClientError(f'{version_dir} has no signature {request.signature!r} '
+                      f'(it has {", ".join(model.signatures)})')
+  grpc = request.grpc()
+  inputs = {k: tf.constant(tf.make_ndarray(v)) for k, v in grpc.inputs.items()}
+  outputs = model.signatures[request.signature](**inputs)
+  return {k: v.numpy() for k, v in outputs.items()}
+
+
+def predict_grpc(request: Request, host: str, port: int, timeout: float = 30.0
+                 ) -> Dict[str, np.ndarray]:
+  import grpc  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from tensorflow_serving.apis import prediction_service_pb2_grpc  # pylint: disable=g-import-not-at-top
+  channel = grpc.insecure_channel(f'{host}:{port}')
+  stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+  try:
+    response = stub.Predict(request.grpc(), timeout)
+  except grpc.RpcError as e:
+    raise ClientError(f'TF Serving at {host}:{port} (gRPC): {e.code().name}: '
+                      f'{e.details()} (is `make serve` running?)') from None
+  return {k: tf.make_ndarray(v) for k, v in response.outputs.items()}
+
+
+def predict_rest(request: Request, host: str, port: int, single_output: str,
+                 timeout: float = 30.0) -> Dict[str, np.ndarray]:
+  """single_output: the name of the signature's output when it has only one (TF Serving then
+  answers with the bare values)."""
+  url = f'http://{host}:{port}/v1/models/{request.model}:predict'
+  body = json.dumps(request.rest()).encode()
+  http = urllib.request.Request(url, data=body, headers={'Content-Type': 'application/json'})
+  try:
+    with urllib.request.urlopen(http, timeout=timeout) as response:
+      answer = json.load(response)
+  except urllib.error.HTTPError as e:
+    raise ClientError(f'TF Serving at {url}: HTTP {e.code}: {e.read().decode(errors="replace")}'
+                      ) from None
+  except urllib.error.URLError as e:
+    raise ClientError(f'TF Serving at {url}: {e.reason} (is `make serve` running?)') from None
+  return rest_outputs(answer, single_output)
+
+
+def _from_json(value):
+  if isinstance(value, dict) and set(value) == {'b64'}:
+    return base64.b64decode(value['b64'])
+  if isinstance(value, list):
+    return [_from_json(v) for v in value]
+  return value.encode() if isinstance(value, str) else value
+
+
+def rest_outputs(answer: dict, single_output: str) -> Dict[str, np.ndarray]:
+  """TF Serving's answer to a columnar request ({"outputs": {name: values}}, or the bare
+  values when the signature has one output) as arrays; strings as bytes, as over gRPC."""
+  outputs = answer.get('outputs')
+  if isinstance(outputs, list):
+    outputs = {single_output: outputs}
+  if not isinstance(outputs, dict):
+    raise ClientError(f'unexpected answer from TF Serving: {json.dumps(answer)[:200]}')
+  return {name: np.array(_from_json(values)) for name, values in outputs.items()}
+
+
+def describe(spec: registry.ModelSpec, outputs: Dict[str, np.ndarray]) -> str:
+  """`mammal (probability 0.98)`, `7 (probability 0.999; next 1: 0.0004)`, `y = 5.0000`."""
+  if spec.task != 'classification':
+    return f'{spec.label} = {float(np.ravel(outputs[spec.label])[0]):.4f}'
+  classes = [c.decode() if isinstance(c, bytes) else str(c) for c in np.ravel(outputs['classes'])]
+  probabilities = np.asarray(outputs['probabilities'], dtype=np.float64).reshape(len(classes), -1)[0]
+  order = np.argsort(-probabilities)
+  best = classes[0]
+  text = f'{best} (probability {probabilities[order[0]]:.3f}'
+  if isinstance(spec.source, registry.TfdsSource) and len(order) > 1:
+    text += f'; next {order[1]}: {probabilities[order[1]]:.3g}'
+  return text + ')'

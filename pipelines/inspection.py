@@ -1,0 +1,201 @@
+"""Reading ML Metadata back for people: runs, the lineage of a pushed model, why a model was
+not blessed, and where a run's TensorBoard logs are. Everything here reads the store only.
+"""
+from __future__ import annotations
+
+import datetime
+import glob
+import os
+from typing import Dict, List, Optional, Tuple
+
+from google.protobuf import json_format
+from ml_metadata.proto import metadata_store_pb2
+
+from pipelines import summary
+
+
+class InspectionError(LookupError):
+  """One line: what was looked for and not found."""
+
+
+def stores(metadata_dir: str, model: Optional[str] = None) -> Dict[str, str]:
+  """{pipeline: sqlite path} under metadata_dir (one pipeline if `model` is given)."""
+  if model:
+    path = os.path.join(metadata_dir, f'{model}.sqlite')
+    if not os.path.exists(path):
+      raise InspectionError(f'no runs of {model} recorded (no {path}); run '
+                            f'`make run-pipeline MODEL={model}` first')
+    return {model: path}
+  found = {os.path.basename(p)[:-len('.sqlite')]: p
+           for p in sorted(glob.glob(os.path.join(metadata_dir, '*.sqlite')))}
+  if not found:
+    raise InspectionError(f'no pipeline has run yet (no stores in {metadata_dir})')
+  return found
+
+
+def _time(ms: int) -> str:
+  return datetime.datetime.fromtimestamp(ms / 1000).strftime('%Y-%m-%d %H:%M:%S')
+
+
+def run_outcome(run: summary.RunSummary) -> str:
+  failed = run.failed
+  if failed is not None:
+    return f'{failed.state} in {failed.node}'
+  if run.pushed_to:
+    pusher = run.component('Pusher')
+    return f'pushed {run.pushed_to}' + (' (cached)' if pusher and pusher.state == 'cached' else '')
+  if run.blessed is False:
+    return 'not blessed'
+  if run.blessed and run.component('Pusher') is not None:
+    return 'blessed, already pushed'
+  return 'incomplete'
+
+
+def runs(metadata_path: str) -> List[Tuple[metadata_store_pb2.Context, summary.RunSummary]]:
+  store = summary.open_store(metadata_path)
+  return [(context, summary.summarize(store, context)) for context in summary.run_contexts(store)]
+
+
+def format_runs(pipeline: str, metadata_path: str) -> str:
+  lines = []
+  for context, run in runs(metadata_path):
+    store_executions = [c.seconds for c in run.components]
+    took = sum(store_executions)
+    lines.append(f'{pipeline}  run {run.run_id}  started {_time(context.create_time_since_epoch)}'
+                 f'  components {took:.1f} s  {run_outcome(run)}')
+    lines.append('    ' + ', '.join(f'{c.node} {c.state} {c.seconds:.1f} s'
+                                    for c in run.components))
+  return '\n'.join(lines) if lines else f'{pipeline}: no runs recorded'
+
+
+# --- lineage ---------------------------------------------------------------------------------
+
+def _pushed_models(store) -> List[metadata_store_pb2.Artifact]:
+  pushed = [a for a in store.get_artifacts_by_type('PushedModel')
+            if a.custom_properties['pushed'].int_value == 1]
+  return sorted(pushed, key=lambda a: (a.create_time_since_epoch, a.id))
+
+
+def find_push(store, pipeline: str, version_path: Optional[str]) -> metadata_store_pb2.Artifact:
+  pushed = _pushed_models(store)
+  if not pushed:
+    raise InspectionError(f'{pipeline} has pushed nothing yet (`tfzoo why-not-blessed '
+                          f'{pipeline}` says why)')
+  if version_path is None:
+    return pushed[-1]
+  wanted = os.path.realpath(version_path)
+  for artifact in reversed(pushed):
+    destination = artifact.custom_properties['pushed_destination'].string_value
+    if os.path.realpath(destination) == wanted:
+      return artifact
+  raise InspectionError(f'{version_path} was not pushed by pipeline {pipeline}')
+
+
+def _producer(store, artifact_id: int) -> Optional[metadata_store_pb2.Execution]:
+  events = [e for e in store.get_events_by_artifact_ids([artifact_id])
+            if e.type in (metadata_store_pb2.Event.OUTPUT,
+                          metadata_store_pb2.Event.DECLARED_OUTPUT)]
+  if not events:
+    return None
+  executions = store.get_executions_by_id([e.execution_id for e in events])
+  # The execution that wrote it (cached executions point at it too, later).
+  return min(executions, key=lambda e: (e.create_time_since_epoch, e.id))
+
+
+def _details(store, execution: metadata_store_pb2.Execution,
+             artifact: metadata_store_pb2.Artifact, type_name: str) -> str:
+  props = artifact.custom_properties
+  if type_name == 'Examples':
+    source = execution.custom_properties
+    if 'dataset' in source:
+      return f'from TFDS {source["dataset"].string_value}'
+    if 'input_base' in source:
+      return f'from {source["input_base"].string_value}'
+  if type_name == 'ExampleAnomalies' and 'blessed' in props:
+    per_split = json_format.MessageToDict(props['blessed'].struct_value)
+    bad = sorted(split for split, ok in per_split.items() if not ok)
+    return f'anomalies in {", ".join(bad)}' if bad else 'no anomalies'
+  if type_name == 'ModelBlessing':
+    return 'blessed' if props['blessed'].int_value else 'NOT blessed'
+  if type_name == 'PushedModel':
+    return f'-> {props["pushed_destination"].string_value}'
+  return ''
+
+
+def lineage(pipeline: str, metadata_path: str, version_path: Optional[str] = None) -> str:
+  """The run that pushed `version_path` (default: the latest push), component by component:
+  what each produced (with URIs, and the run that first made it when it came from cache)."""
+  store = summary.open_store(metadata_path)
+  push = find_push(store, pipeline, version_path)
+  pusher = _producer(store, push.id)
+  run = next(c for c in store.get_contexts_by_execution(pusher.id)
+             if c.type_id == store.get_context_type('pipeline_run').id)
+  result = summary.summarize(store, run)
+  types = {t.id: t.name for t in store.get_artifact_types()}
+  destination = push.custom_properties['pushed_destination'].string_value
+  lines = [f'{destination}', f'  pipeline {result.pipeline}, run {run.name}']
+  executions = sorted(store.get_executions_by_context(run.id),
+                      key=lambda e: (e.create_time_since_epoch, e.id))
+  for component, execution in zip(result.components, executions):
+    lines.append(f'  {component.node} ({component.state})')
+    for key, artifacts in component.outputs.items():
+      for artifact in artifacts:
+        type_name = types.get(artifact.type_id, '?')
+        producer = _producer(store, artifact.id) or execution
+        origin = ''
+        if producer.id != execution.id:
+          first_run = next((c.name for c in store.get_contexts_by_execution(producer.id)
+                            if c.type_id == run.type_id), '?')
+          origin = f' (made by run {first_run})'
+        detail = _details(store, producer, artifact, type_name)
+        lines.append(f'    {key}: {type_name} #{artifact.id} {artifact.uri}{origin}'
+                     + (f'  {detail}' if detail else ''))
+  return '\n'.join(lines)
+
+
+# --- why not blessed -------------------------------------------------------------------------
+
+def why_not_blessed(pipeline: str, metadata_path: str, run_id: Optional[str] = None) -> str:
+  """For the given run (default: the latest run that pushed nothing), why nothing was pushed:
+  each gating metric, its threshold and its value, or the component that failed."""
+  all_runs = [run for _, run in runs(metadata_path)]
+  if not all_runs:
+    raise InspectionError(f'no runs of {pipeline} recorded')
+  if run_id:
+    chosen = next((r for r in all_runs if r.run_id == run_id), None)
+    if chosen is None:
+      raise InspectionError(f'{pipeline} has no run {run_id!r}')
+  else:
+    chosen = next((r for r in reversed(all_runs) if not r.pushed_to and not (
+        r.blessed and r.component('Pusher') is not None)), None)
+    if chosen is None:
+      latest = all_runs[-1]
+      return (f'{pipeline}: every run was blessed; the latest ({latest.run_id}) pushed '
+              f'{latest.pushed_to or "a model pushed before"}')
+  lines = [f'{pipeline} run {chosen.run_id}: {run_outcome(chosen)}']
+  failed = chosen.failed
+  if failed is not None:
+    lines.append(f'  {failed.node} {failed.state}; the run stopped there (its full log is in '
+                 'logs/, and `tfzoo runs` lists every component)')
+  for metric in chosen.metrics:
+    value = 'n/a' if metric.value is None else f'{metric.value:.6g}'
+    lines.append(f'  {metric.key} = {value}, threshold {metric.threshold}: '
+                 f'{"passed" if metric.passed else "FAILED"}')
+  if chosen.blessed is False and not any(not m.passed for m in chosen.metrics):
+    lines.append('  (no metric failed its own bound: the change threshold against the blessed '
+                 'baseline refused it)')
+  return '\n'.join(lines)
+
+
+# --- TensorBoard -----------------------------------------------------------------------------
+
+def tensorboard_logdirs(metadata_path: str, all_runs: bool = False) -> List[Tuple[str, str]]:
+  """[(name, model_run directory)] of the latest Trainer execution, or of every one."""
+  store = summary.open_store(metadata_path)
+  model_runs = sorted(store.get_artifacts_by_type('ModelRun'),
+                      key=lambda a: (a.create_time_since_epoch, a.id))
+  model_runs = [a for a in model_runs if os.path.isdir(a.uri)]
+  if not model_runs:
+    raise InspectionError(f'no training logs recorded in {metadata_path}')
+  chosen = model_runs if all_runs else model_runs[-1:]
+  return [(f'trainer-{a.id}', a.uri) for a in chosen]

@@ -1,0 +1,181 @@
+"""The serving side without a server: the model config, the serve command's choice, and the
+client's requests for every model kind (what goes on the wire for each signature)."""
+from __future__ import annotations
+
+import base64
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from google.protobuf import text_format
+from tensorflow_serving.config import model_server_config_pb2
+
+from pipelines import client, registry, serving
+
+
+def _push(root, model, version):
+  path = os.path.join(root, model, str(version))
+  os.makedirs(path)
+  open(os.path.join(path, 'saved_model.pb'), 'wb').close()
+
+
+@pytest.fixture
+def serving_root(tmp_path):
+  root = str(tmp_path / 'serving')
+  _push(root, 'cnn', 1700000000)
+  _push(root, 'cnn', 1700000100)
+  _push(root, 'classifier', 1700000050)
+  os.makedirs(os.path.join(root, 'cnn', '.incoming-1-2'))   # an unfinished push: invisible
+  os.makedirs(os.path.join(root, 'linear', '1700000200'))   # no saved_model.pb: not a version
+  return root
+
+
+def test_pushed_models_are_numbered_folders_with_a_graph(serving_root):
+  assert serving.pushed_models(serving_root) == {
+      'classifier': [1700000050], 'cnn': [1700000000, 1700000100]}
+  assert serving.latest_version_dir(serving_root, 'cnn').endswith('cnn/1700000100')
+  with pytest.raises(serving.ServingError, match='nothing pushed for linear'):
+    serving.latest_version_dir(serving_root, 'linear')
+
+
+def _which(*present):
+  return lambda name: f'/usr/bin/{name}' if name in present else None
+
+
+def test_serve_uses_the_binary_when_on_path(serving_root):
+  command = serving.serve_command(serving_root, 9001, 9000, which=_which(
+      'tensorflow_model_server', 'docker'))
+  assert command.kind == 'binary'
+  assert command.argv == [
+      '/usr/bin/tensorflow_model_server', '--port=9000', '--rest_api_port=9001',
+      f'--model_config_file={serving_root}/models.config',
+      '--model_config_file_poll_wait_seconds=60']
+  config = text_format.Parse(command.config, model_server_config_pb2.ModelServerConfig())
+  entries = {c.name: c for c in config.model_config_list.config}
+  assert sorted(entries) == ['classifier', 'cnn']
+  assert entries['cnn'].base_path == os.path.join(serving_root, 'cnn')
+  assert entries['cnn'].model_platform == 'tensorflow'
+  assert entries['cnn'].model_version_policy.latest.num_versions == 1
+  serving.write_config(command)
+  with open(command.config_path) as f:
+    assert f.read() == command.config
+
+
+def test_serve_falls_back_to_docker(serving_root):
+  command = serving.serve_command(serving_root, which=_which('docker'))
+  assert command.kind == 'docker'
+  assert command.argv[:2] == ['/usr/bin/docker', 'run']
+  assert f'{serving_root}:/models:ro' in command.argv
+  assert '8501:8501' in command.argv and '8500:8500' in command.argv
+  assert serving.DOCKER_IMAGE in command.argv
+  assert '--model_config_file=/models/models.config' in command.argv
+  config = text_format.Parse(command.config, model_server_config_pb2.ModelServerConfig())
+  assert {c.base_path for c in config.model_config_list.config} == {'/models/cnn',
+                                                                    '/models/classifier'}
+
+
+def test_serve_says_what_to_install_when_neither_is_there(serving_root, tmp_path):
+  with pytest.raises(serving.ServingError, match='neither tensorflow_model_server nor docker'):
+    serving.serve_command(serving_root, which=_which())
+  with pytest.raises(serving.ServingError, match='no pushed models'):
+    serving.serve_command(str(tmp_path / 'empty'), which=_which('docker'))
+
+
+def _parse(serialized: bytes):
+  return tf.train.Example.FromString(serialized).features.feature
+
+
+@pytest.mark.parametrize('model', ['classifier', 'dnn'])
+def test_animal_requests(model):
+  spec = registry.get_spec(model)
+  request = client.build_request(spec, 'fur=1, wings=0')
+  assert request.signature == 'serving_default' and list(request.tensors) == ['examples']
+  feature = _parse(request.tensors['examples'][0])
+  assert feature['fur'].int64_list.value == [1] and feature['wings'].int64_list.value == [0]
+  assert 'species' not in feature
+  # REST carries the same bytes, base64 in {"b64": …}.
+  body = request.rest()
+  assert body['signature_name'] == 'serving_default'
+  [instance] = body['inputs']['examples']
+  assert base64.b64decode(instance['b64']) == request.tensors['examples'][0]
+  # gRPC: a string tensor named `examples`.
+  grpc = request.grpc()
+  assert grpc.model_spec.name == model and grpc.model_spec.signature_name == 'serving_default'
+  assert tf.make_ndarray(grpc.inputs['examples']).tolist() == [request.tensors['examples'][0]]
+
+  raw = client.build_request(spec, '1,0', signature='raw')
+  assert raw.signature == 'serving_raw'
+  assert {k: (v.dtype, v.tolist()) for k, v in raw.tensors.items()} == {
+      'fur': (np.float32, [1.0]), 'wings': (np.float32, [0.0])}
+  assert json.loads(json.dumps(raw.rest()))['inputs'] == {'fur': [1.0], 'wings': [0.0]}
+
+
+def test_linear_request_is_a_float_feature():
+  spec = registry.get_spec('linear')
+  request = client.build_request(spec, 'x=5')
+  assert list(_parse(request.tensors['examples'][0])['x'].float_list.value) == [5.0]
+  assert client.build_request(spec, '2.5', 'raw').tensors['x'].tolist() == [2.5]
+
+
+@pytest.mark.parametrize('text, message', [
+    ('fur=1', 'missing wings'),
+    ('fur=1,wings=0,legs=4', 'unknown legs'),
+    ('1,0,1', 'expects fur=…,wings=…'),
+    ('fur=yes,wings=0', "could not convert string to float: 'yes'"),
+    ('fur=0.5,wings=0', 'fur must be a whole number'),
+])
+def test_bad_tabular_inputs_say_what_is_expected(text, message):
+  with pytest.raises(client.ClientError, match=message):
+    client.build_request(registry.get_spec('classifier'), text)
+
+
+def test_image_requests(tmp_path):
+  spec = registry.get_spec('cnn')
+  digit = np.zeros((28, 28), np.uint8)
+  digit[4:24, 12:16] = 255  # a light "1" on black, as MNIST
+  path = str(tmp_path / 'one.png')
+  tf.io.write_file(path, tf.io.encode_png(digit[..., None]))
+  request = client.build_request(spec, path)
+  png = _parse(request.tensors['examples'][0])['image'].bytes_list.value[0]
+  np.testing.assert_array_equal(tf.io.decode_png(png)[..., 0].numpy(), digit)
+  raw = client.build_request(spec, path, 'raw')
+  assert raw.tensors['images'].shape == (1, 28, 28) and raw.tensors['images'].dtype == np.float32
+  np.testing.assert_array_equal(raw.tensors['images'][0], digit)
+
+  # Dark ink on white paper, at another size: resized to 28x28 and inverted to MNIST's polarity.
+  paper = np.full((56, 56), 255, np.uint8)
+  paper[8:48, 24:32] = 0
+  path = str(tmp_path / 'paper.png')
+  tf.io.write_file(path, tf.io.encode_png(paper[..., None]))
+  pixels = client.build_request(spec, path, 'raw').tensors['images'][0]
+  assert pixels.shape == (28, 28) and pixels[14, 14] > 200 and pixels[14, 2] < 30
+
+  with pytest.raises(client.ClientError, match='image file not found'):
+    client.build_request(spec, str(tmp_path / 'missing.png'))
+  text = tmp_path / 'notes.txt'
+  text.write_text('not an image')
+  with pytest.raises(client.ClientError, match='not an image file'):
+    client.build_request(spec, str(text))
+
+
+def test_answers_are_described_readably():
+  cnn, classifier, linear = (registry.get_spec(m) for m in ('cnn', 'classifier', 'linear'))
+  probabilities = np.array([[0.001, 0.004, 0, 0, 0, 0, 0, 0.995, 0, 0]])
+  assert client.describe(cnn, {'classes': np.array([b'7']), 'probabilities': probabilities}) == \
+      '7 (probability 0.995; next 1: 0.004)'
+  assert client.describe(classifier, {'classes': np.array([b'mammal']),
+                                      'probabilities': np.array([[0.01, 0.98, 0.01]])}) == \
+      'mammal (probability 0.980)'
+  assert client.describe(linear, {'y': np.array([5.0])}) == 'y = 5.0000'
+
+
+def test_rest_answers_are_read_like_grpc_ones():
+  answer = {'outputs': {'classes': ['mammal'], 'class_ids': [1],
+                        'probabilities': [[0.01, 0.98, 0.01]]}}
+  outputs = client.rest_outputs(answer, single_output='species')
+  assert outputs['classes'].tolist() == [b'mammal'] and outputs['class_ids'].tolist() == [1]
+  assert client.rest_outputs({'outputs': [5.0]}, single_output='y')['y'].tolist() == [5.0]
+  with pytest.raises(client.ClientError, match='unexpected answer'):
+    client.rest_outputs({'error': 'Servable not found'}, single_output='y')

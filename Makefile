@@ -9,7 +9,8 @@ MODEL ?= classifier
 # Optional: DATA=path/to/file.csv (run the pipeline on your own CSV), ARGS='--train-steps 50 -v'.
 DATA ?=
 ARGS ?=
-# make predict: INPUT=digit.png | fur=1,wings=0 | x=5. make serve / predict: REST_PORT=, GRPC_PORT=.
+# make predict: INPUT=digit.png | fur=1,wings=0 | x=5 | wor (autocomplete) | love (seq2seq).
+# make serve / predict: REST_PORT=, GRPC_PORT=.
 INPUT ?=
 # make lineage: VERSION=out/serving/cnn/<version> (default: MODEL's latest push).
 VERSION ?=

@@ -120,7 +120,8 @@ def _parser() -> argparse.ArgumentParser:
   predict = sub.add_parser('predict', parents=[home, ports], help='ask a served model (or --local)')
   predict.add_argument('model')
   predict.add_argument('input', help='MNIST models: an image file; animal models: fur=1,wings=0; '
-                                     'linear: x=5')
+                                     'linear: x=5; autocomplete: three letters; seq2seq: an '
+                                     'English word')
   predict.add_argument('--signature', choices=['examples', 'raw'], default='examples',
                        help='serving_default (serialized tf.Example) or serving_raw (tensors)')
   predict.add_argument('--protocol', choices=['grpc', 'rest'], default='grpc')
@@ -129,6 +130,8 @@ def _parser() -> argparse.ArgumentParser:
   predict.add_argument('--local', action='store_true',
                        help='no server: call the latest pushed SavedModel in this process with '
                             'the same request')
+  predict.add_argument('--output', metavar='PNG',
+                       help='autoencoder: also write the reconstruction as this PNG file')
   predict.add_argument('--show-request', action='store_true',
                        help='print the REST JSON body that is (or would be) sent')
   runs = sub.add_parser('runs', parents=[home], help='every pipeline run, from ML Metadata')
@@ -202,7 +205,7 @@ def run_command(args: argparse.Namespace) -> int:
   if isinstance(spec.source, registry.CsvSource):
     data_path = os.path.abspath(args.data) if args.data else spec.source.resolve()
     try:
-      datafile.check_csv(data_path)
+      datafile.check_csv(data_path, spec.source.rules)
     except datafile.DataFileError as e:
       _error(f'{e}; nothing was trained or pushed')
       return EXIT_BAD_DATA
@@ -316,6 +319,9 @@ def predict_command(args: argparse.Namespace) -> int:
   except registry.UnknownModelError as e:
     _error(str(e))
     return EXIT_USAGE
+  if args.output and spec.task != 'reconstruction':
+    _error(f'--output writes an image answer; {spec.name} does not answer with an image')
+    return EXIT_USAGE
   _quiet_imports()
   from pipelines import client, serving  # pylint: disable=g-import-not-at-top
   from pipelines.paths import Paths  # pylint: disable=g-import-not-at-top
@@ -332,12 +338,20 @@ def predict_command(args: argparse.Namespace) -> int:
       outputs = client.predict_grpc(request, args.host, args.grpc_port)
       where = f'{args.host}:{args.grpc_port} (gRPC)'
     else:
-      outputs = client.predict_rest(request, args.host, args.rest_port, single_output=spec.label)
+      outputs = client.predict_rest(request, args.host, args.rest_port,
+                                    single_output=client.single_output(spec))
       where = f'{args.host}:{args.rest_port} (REST)'
   except (client.ClientError, serving.ServingError) as e:
     _error(str(e))
     return EXIT_FAILED
   print(f'{spec.name} [{request.signature} @ {where}]: {client.describe(spec, outputs)}')
+  if args.output:
+    try:
+      client.write_image(outputs, args.output)
+    except client.ClientError as e:
+      _error(str(e))
+      return EXIT_FAILED
+    print(f'tfzoo: wrote {args.output}')
   return EXIT_OK
 
 

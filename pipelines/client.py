@@ -6,6 +6,7 @@ Inputs, by model kind:
                  light background is inverted to MNIST's light-on-dark
   animal models  `fur=1,wings=0` (or `1,0` in the model's feature order)
   linear         `x=5` (or `5`)
+  autocomplete   three letters (`wor`); seq2seq: an English word (`love`)
 
 Each request exists for both signatures: `examples` (serving_default: one serialized
 tf.Example, sent as `{"b64": …}` over REST) and `raw` (serving_raw: plain tensors). `--local`
@@ -136,6 +137,15 @@ def build_request(spec: registry.ModelSpec, text: str, signature: str = 'example
       return Request(spec.name, name, {'examples': np.array([_example({'image': _png(pixels)})],
                                                             dtype=object)})
     return Request(spec.name, name, {'images': pixels[np.newaxis].astype(np.float32)})
+  if spec.word_input:
+    [feature] = spec.features
+    word = text.strip()
+    if not word or ',' in word or '=' in word:
+      raise ClientError(f'{spec.name} takes one word, got {text!r}')
+    if signature == 'examples':
+      return Request(spec.name, name, {'examples': np.array(
+          [_example({feature: word.encode()})], dtype=object)})
+    return Request(spec.name, name, {feature: np.array([word.encode()], dtype=object)})
   values = _tabular_values(spec, text)
   if signature == 'examples':
     ints = set(int_features if int_features is not None else schema_int_features(spec))
@@ -208,6 +218,21 @@ def predict_rest(request: Request, host: str, port: int, single_output: str,
   return rest_outputs(answer, single_output)
 
 
+def write_image(outputs: Dict[str, np.ndarray], path: str) -> None:
+  """Writes the first image answer (pixel values 0-255) as a PNG file."""
+  if 'reconstruction' not in outputs:
+    raise ClientError(f'--output: this model answers {", ".join(sorted(outputs))}, not an image')
+  pixels = np.clip(np.rint(np.asarray(outputs['reconstruction'])[0]), 0, 255).astype(np.uint8)
+  with open(path, 'wb') as f:
+    f.write(_png(pixels))
+
+
+def single_output(spec: registry.ModelSpec) -> str:
+  """The name of the output of a signature that has only one (REST then answers bare values):
+  the translation, or a regressor's label."""
+  return 'translation' if spec.task == 'translation' else spec.label
+
+
 def _from_json(value):
   if isinstance(value, dict) and set(value) == {'b64'}:
     return base64.b64decode(value['b64'])
@@ -227,8 +252,23 @@ def rest_outputs(answer: dict, single_output: str) -> Dict[str, np.ndarray]:
   return {name: np.array(_from_json(values)) for name, values in outputs.items()}
 
 
+def _text(value) -> str:
+  return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def describe(spec: registry.ModelSpec, outputs: Dict[str, np.ndarray]) -> str:
-  """`mammal (probability 0.98)`, `7 (probability 0.999; next 1: 0.0004)`, `y = 5.0000`."""
+  """`mammal (probability 0.98)`, `7 (probability 0.999; next 1: 0.0004)`, `y = 5.0000`,
+  `word (letter d, probability 0.97)`, `사랑`."""
+  if 'reconstruction' in outputs:
+    return (f'reconstructed with mean squared error {float(np.ravel(outputs["error"])[0]):.4f} '
+            '(pixels scaled to [0, 1])')
+  if 'translation' in outputs:
+    return _text(np.ravel(outputs['translation'])[0]) or '(nothing)'
+  if 'completion' in outputs:
+    probabilities = np.asarray(outputs['probabilities'], dtype=np.float64).reshape(
+        len(np.ravel(outputs['completion'])), -1)[0]
+    return (f'{_text(np.ravel(outputs["completion"])[0])} (letter '
+            f'{_text(np.ravel(outputs["classes"])[0])}, probability {probabilities.max():.3f})')
   if spec.task != 'classification':
     return f'{spec.label} = {float(np.ravel(outputs[spec.label])[0]):.4f}'
   classes = [c.decode() if isinstance(c, bytes) else str(c) for c in np.ravel(outputs['classes'])]

@@ -4,6 +4,9 @@
   -> StrictExampleValidator (anomalies stop the run) -> Transform -> Trainer
   -> Evaluator (+ latest blessed model as baseline) -> AtomicPusher
 
+The Evaluator is TFX's (TFMA) or, for metrics TFMA cannot compute (a generated word),
+QualityEvaluator; either way its blessing gates the Pusher.
+
 The runner decides where it runs (LocalDagRunner here; Beam args pass straight through).
 """
 from __future__ import annotations
@@ -19,6 +22,7 @@ from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2
 
 from components.atomic_pusher import AtomicPusher
+from components.quality_evaluator import QualityEvaluator, QualityGate
 from components.strict_example_validator import StrictExampleValidator
 from models.common.features import TRANSFORM_SIGNATURE, transformed_name
 from pipelines import baseline, registry
@@ -35,6 +39,17 @@ def shared_code_fingerprint() -> str:
   """
   h = hashlib.sha256()
   for path in sorted(glob.glob(os.path.join(SHARED_CODE_DIR, '*.py'))):
+    h.update(os.path.basename(path).encode())
+    with open(path, 'rb') as f:
+      h.update(hashlib.sha256(f.read()).digest())
+  return h.hexdigest()[:16]
+
+
+def module_fingerprint(spec: registry.ModelSpec) -> str:
+  """Hash of the model's folder and the shared helpers: the QualityEvaluator's cache key (it
+  calls the module's evaluate_fn, and TFX would key it on the module file's path only)."""
+  h = hashlib.sha256(shared_code_fingerprint().encode())
+  for path in sorted(glob.glob(os.path.join(spec.module_dir, '*.py'))):
     h.update(os.path.basename(path).encode())
     with open(path, 'rb') as f:
       h.update(hashlib.sha256(f.read()).digest())
@@ -172,12 +187,23 @@ def create_pipeline(spec: registry.ModelSpec,
       model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
       model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
   ).with_id('baseline_resolver')
-  evaluator = tfx.components.Evaluator(
-      examples=example_gen.outputs['examples'],
-      model=trainer.outputs['model'],
-      baseline_model=baseline_resolver.outputs['model'],
-      example_splits=['eval'],
-      eval_config=eval_config(spec))
+  if spec.evaluator == 'quality':
+    evaluator = QualityEvaluator(
+        examples=example_gen.outputs['examples'],
+        model=trainer.outputs['model'],
+        baseline_model=baseline_resolver.outputs['model'],
+        module_file=spec.module_file,
+        module_fingerprint=module_fingerprint(spec),
+        gates=[QualityGate(metric=g.key, bound=g.bound, higher_is_better=g.higher_is_better,
+                           max_regression=g.max_regression) for g in spec.gates],
+        custom_config=config).with_id('Evaluator')
+  else:
+    evaluator = tfx.components.Evaluator(
+        examples=example_gen.outputs['examples'],
+        model=trainer.outputs['model'],
+        baseline_model=baseline_resolver.outputs['model'],
+        example_splits=['eval'],
+        eval_config=eval_config(spec))
   pusher = AtomicPusher(
       model=trainer.outputs['model'],
       model_blessing=evaluator.outputs['blessing'],

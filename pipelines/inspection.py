@@ -117,6 +117,9 @@ def _details(store, execution: metadata_store_pb2.Execution,
     return f'anomalies in {", ".join(bad)}' if bad else 'no anomalies'
   if type_name == 'ModelBlessing':
     return 'blessed' if props['blessed'].int_value else 'NOT blessed'
+  if type_name == 'ModelEvaluation' and os.path.isdir(artifact.uri):
+    return ', '.join(f'{c.key} = {"n/a" if c.value is None else f"{c.value:.6g}"}'
+                     for c in summary.gate_checks(artifact.uri))
   if type_name == 'PushedModel':
     return f'-> {props["pushed_destination"].string_value}'
   return ''

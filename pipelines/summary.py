@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import glob
+import json
 import os
 from typing import Dict, List, Optional
 
@@ -49,6 +50,7 @@ class RunSummary:
   pushed_to: Optional[str]
   pictures: List[str] = dataclasses.field(default_factory=list)
   tensorboard_dir: Optional[str] = None
+  samples: Dict[str, str] = dataclasses.field(default_factory=dict)  # input -> model output
 
   def component(self, node: str) -> Optional[ComponentRun]:
     return next((c for c in self.components if c.node == node), None)
@@ -65,6 +67,9 @@ class RunSummary:
       value = 'n/a' if m.value is None else f'{m.value:.6g}'
       lines.append(f'  metric {m.key} = {value}  (gate: {m.threshold}) '
                    f'{"passed" if m.passed else "FAILED"}')
+    if self.samples:
+      lines.append('  outputs: ' + ', '.join(f'{k} -> {v or "(nothing)"}'
+                                            for k, v in self.samples.items()))
     if self.blessed is not None:
       lines.append(f'  blessed: {"yes" if self.blessed else "no"}')
     lines.append(f'  pushed: {self.pushed_to or "nothing"}')
@@ -135,7 +140,9 @@ def summarize(store: metadata_store.MetadataStore,
     blessing = evaluator.outputs['blessing'][0]
     summary.blessed = bool(blessing.custom_properties['blessed'].int_value)
     if evaluator.outputs.get('evaluation'):
-      summary.metrics = gate_checks(evaluator.outputs['evaluation'][0].uri)
+      evaluation_uri = evaluator.outputs['evaluation'][0].uri
+      summary.metrics = gate_checks(evaluation_uri)
+      summary.samples = quality_samples(evaluation_uri)
   pusher = summary.component('Pusher')
   if pusher and pusher.outputs.get('pushed_model'):
     pushed = pusher.outputs['pushed_model'][0].custom_properties
@@ -150,9 +157,31 @@ def latest_run(metadata_path: str) -> Optional[RunSummary]:
   return summarize(store, runs[-1]) if runs else None
 
 
+# Written by components/quality_evaluator (not imported here: it pulls in TFX).
+QUALITY_METRICS_FILE = 'quality_metrics.json'
+
+
+def _quality_result(evaluation_uri: str) -> Optional[dict]:
+  path = os.path.join(evaluation_uri, QUALITY_METRICS_FILE)
+  if not os.path.exists(path):
+    return None
+  with open(path, encoding='utf-8') as f:
+    return json.load(f)
+
+
+def quality_samples(evaluation_uri: str) -> Dict[str, str]:
+  """What a QualityEvaluator recorded the model answering (e.g. each word's translation)."""
+  result = _quality_result(evaluation_uri)
+  return dict(result.get('samples') or {}) if result else {}
+
+
 def gate_checks(evaluation_uri: str) -> List[MetricCheck]:
   """Each thresholded metric of the overall slice: its value, its thresholds, and whether the
   Evaluator's validation passed it (the same result that decided the blessing)."""
+  quality = _quality_result(evaluation_uri)
+  if quality is not None:  # QualityEvaluator: the checks it made, as it made them
+    return [MetricCheck(key=g['key'], value=g['value'], threshold=g['threshold'],
+                        passed=g['passed']) for g in quality['gates']]
   import tensorflow_model_analysis as tfma  # pylint: disable=g-import-not-at-top
 
   eval_result = tfma.load_eval_result(evaluation_uri)

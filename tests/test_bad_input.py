@@ -38,6 +38,18 @@ CASES = {
                  r'line 3 is not UTF-8 text \(byte 0xe4\)', 'preflight'),
     'ragged_row': ('classifier', (GOOD_HEADER + '0,0,other\n1,0\n').encode(),
                    r'line 3 has 2 values, the header has 3 columns', 'preflight'),
+    # Words: TFDV judges whole strings; the letters are the pre-flight's character rules.
+    'letter_outside_vocabulary': (
+        'seq2seq', 'english,korean\nword,단어\nwörd,단어\n'.encode(),
+        r"line 3, column 'english': 'wörd' has characters outside lowercase letters a-z: 'ö'",
+        'preflight'),
+    'latin_in_korean_column': (
+        'seq2seq', 'english,korean\nword,단어\nlove,sarang\n'.encode(),
+        r"line 3, column 'korean': 'sarang' has characters outside Hangul syllables",
+        'preflight'),
+    'word_too_long_to_complete': (
+        'autocomplete', b'word\nword\nwoods\n',
+        r"line 3, column 'word': 'woods' has 5 characters; the model takes 4", 'preflight'),
 }
 
 
@@ -45,7 +57,7 @@ CASES = {
 def home(tmp_path_factory) -> str:
   """A work directory where each model already has a version in serving/."""
   home = str(tmp_path_factory.mktemp('home'))
-  for model in ('classifier', 'linear'):
+  for model in ('classifier', 'linear', 'seq2seq', 'autocomplete'):
     version = os.path.join(home, 'serving', model, '1700000000')
     os.makedirs(os.path.join(version, 'variables'))
     for name in ('saved_model.pb', 'variables/variables.index'):

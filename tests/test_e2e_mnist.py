@@ -1,9 +1,12 @@
-"""End to end on real MNIST: TfdsExampleGen -> ... -> Pusher for the cnn, in fast mode."""
+"""End to end on real MNIST, in fast mode: TfdsExampleGen -> ... -> Pusher for the cnn (TFMA
+Evaluator) and for the autoencoder (QualityEvaluator)."""
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
+import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
@@ -61,3 +64,48 @@ def test_cnn_fast_pipeline_from_tfds_to_serving(project, tmp_path, tfds_data_dir
     assert answer.returncode == 0, answer.stdout + answer.stderr
     best = int(expected.argmax())
     assert f': {best} (probability {expected[best]:.3f}' in answer.stdout, answer.stdout
+
+
+def test_autoencoder_fast_pipeline_is_gated_by_the_quality_evaluator(
+    project, tmp_path, tfds_data_dir, mnist_manual_dir):
+  """A generative pipeline end to end: TfdsExampleGen -> ... -> QualityEvaluator (mean squared
+  reconstruction error on the eval split) -> Pusher, the picture, and the client."""
+  home = str(tmp_path)
+  result = run_tfzoo(project, home, 'run', 'autoencoder', '--fast', '--tfds-manual-dir',
+                     mnist_manual_dir, TFDS_DATA_DIR=tfds_data_dir)
+  assert result.returncode == 0, result.stdout + result.stderr
+  metadata = os.path.join(home, 'metadata', 'autoencoder_fast.sqlite')
+  states = node_states(metadata)
+  assert all(states[c] == 'executed' for c in COMPONENTS), states
+  match = re.search(r'metric mse = (\S+) +\(gate: <= 0.03\) passed', result.stdout)
+  assert match and 0.005 < float(match.group(1)) < 0.03, result.stdout
+
+  from pipelines import summary  # pylint: disable=g-import-not-at-top
+  store = summary.open_store(metadata)
+  run = summary.summarize(store, summary.run_contexts(store)[-1])
+  [evaluation] = run.component('Evaluator').outputs['evaluation']
+  assert evaluation.custom_properties['metric:mse'].double_value == pytest.approx(
+      float(match.group(1)), rel=1e-4)
+  assert evaluation.custom_properties['metric:images'].double_value == 1000  # test[:1000]
+  assert run.pictures == [os.path.join(run.tensorboard_dir, 'pictures', 'reconstructions.png')]
+
+  [version] = versions(os.path.join(home, 'serving', 'autoencoder_fast'))
+  model = tf.saved_model.load(os.path.join(home, 'serving', 'autoencoder_fast', version))
+  batch = next(iter(tfds.as_numpy(tfds.load('mnist:3.0.1', split='test[-100:]',
+                                            data_dir=tfds_data_dir, batch_size=100))))
+  pixels = batch['image'][..., 0].astype(np.float32)
+  answer = model.signatures['serving_raw'](images=tf.constant(pixels))
+  reconstruction = answer['reconstruction'].numpy()
+  assert reconstruction.shape == (100, 28, 28)
+  errors = (((reconstruction - pixels) / 255.0) ** 2).mean(axis=(1, 2))
+  np.testing.assert_allclose(answer['error'].numpy(), errors, rtol=1e-4)
+  assert errors.mean() < 0.03  # images the pipeline never evaluated on
+
+  digit = str(tmp_path / 'digit.png')
+  tf.io.write_file(digit, tf.io.encode_png(batch['image'][0]))
+  out = str(tmp_path / 'rebuilt.png')
+  answer = run_tfzoo(project, home, 'predict', 'autoencoder_fast', digit, '--local',
+                     '--output', out)
+  assert answer.returncode == 0, answer.stdout + answer.stderr
+  assert f': reconstructed with mean squared error {errors[0]:.4f}' in answer.stdout, answer.stdout
+  assert tf.io.decode_png(tf.io.read_file(out)).shape == (28, 28, 1)

@@ -211,3 +211,122 @@ def test_mnist_model_build_train_step_and_export(name, tmp_path, mnist_data):
                for e in tf.compat.v1.train.summary_iterator(f) for v in e.summary.value]
   assert [v.tag for v in summaries] == ['predictions']
   assert tf.io.decode_png(tf.make_ndarray(summaries[0].tensor)[2]).shape == picture.shape
+
+
+WORD_MODELS = ['autocomplete', 'seq2seq']
+
+
+def word_batch(spec: registry.ModelSpec, tf_transform_output: tft.TFTransformOutput):
+  """The whole CSV through the real transform graph: (model inputs, label)."""
+  _, rows = read_rows(spec)
+  raw = {k: tf.constant([r[k] for r in rows]) for k in rows[0]}
+  transformed = tf_transform_output.transform_raw_features(raw)
+  label = {'autocomplete': 'next', 'seq2seq': 'decoder_target'}[spec.name]
+  x = {k: v for k, v in transformed.items() if k != transformed_name(label)}
+  return rows, x, transformed[transformed_name(label)]
+
+
+@pytest.mark.parametrize('name', WORD_MODELS)
+def test_word_model_learns_the_seeds_words_and_exports(name, tmp_path):
+  """The recurrent word models train in memory on the seed's words, export (no LSTM/RNN
+  `dropout=` to break tf.saved_model.save) and answer through both signatures with words."""
+  spec = registry.get_spec(name)
+  module = module_of(spec)
+  tf_transform_output = tft.TFTransformOutput(transform_output(name))
+  rows, x, y = word_batch(spec, tf_transform_output)
+  keras.utils.set_random_seed(module.SEED)
+  from models.common import text  # pylint: disable=g-import-not-at-top
+  size = text.vocabulary_size(tf_transform_output)
+  letters = tf_transform_output.vocabulary_by_name(text.CHAR_VOCAB)
+  model = (module.build_model(size, len(letters)) if name == 'autocomplete'
+           else module.build_model(size))
+  model.fit(x, y, batch_size=len(rows), epochs=spec.train_steps, verbose=0)
+
+  export_dir = str(tmp_path / 'export')
+  if name == 'autocomplete':
+    module.export_model(model, tf_transform_output, factory.module_config(spec), export_dir)
+  else:
+    module.export_model(model, tf_transform_output, export_dir)
+  loaded = tf.saved_model.load(export_dir)
+  assert set(loaded.signatures) == {'serving_default', RAW_SIGNATURE, TRANSFORM_SIGNATURE}
+  source = spec.features[0]
+  words = [r[source][0] for r in rows]
+  examples = tf.constant([tf.train.Example(features=tf.train.Features(feature={
+      source: tf.train.Feature(bytes_list=tf.train.BytesList(value=[w]))})).SerializeToString()
+      for w in words])
+  by_example = loaded.signatures['serving_default'](examples=examples)
+  by_raw = loaded.signatures[RAW_SIGNATURE](**{source: tf.constant(words)})
+  if name == 'autocomplete':
+    # Served with the whole word or its first three letters: the same completion.
+    prefixes = loaded.signatures[RAW_SIGNATURE](word=tf.constant([w[:3] for w in words]))
+    assert list(by_example['completion'].numpy()) == words
+    assert list(by_raw['completion'].numpy()) == words
+    assert list(prefixes['completion'].numpy()) == words
+    np.testing.assert_allclose(prefixes['probabilities'].numpy(),
+                               model(x, training=False).numpy(), atol=1e-5)
+    assert [c.decode() for c in by_raw['classes'].numpy()] == [w.decode()[3] for w in words]
+  else:
+    wanted = [r['korean'][0] for r in rows]
+    assert list(by_example['translation'].numpy()) == wanted
+    assert list(by_raw['translation'].numpy()) == wanted
+    # What the QualityEvaluator gates on, from the same exported model.
+    pairs = [tf.train.Example(features=tf.train.Features(feature={
+        k: tf.train.Feature(bytes_list=tf.train.BytesList(value=r[k])) for k in r
+    })).SerializeToString() for r in rows]
+    result = module.evaluate_fn(loaded, pairs, {})
+    assert result['metrics']['exact_match'] == 1.0
+    assert result['samples']['love'] == '사랑' and 'wodr' in result['samples']
+    # A letter it never saw maps to the unknown id: still a (Korean) answer, no error.
+    unseen = loaded.signatures[RAW_SIGNATURE](english=tf.constant(['zebra']))['translation']
+    assert all('가' <= ch <= '힣' for ch in unseen.numpy()[0].decode())
+
+
+def test_autoencoder_trains_exports_and_evaluates(tmp_path, mnist_data):
+  """The autoencoder learns (its error falls), exports with both signatures agreeing on real
+  MNIST, the evaluate_fn the QualityEvaluator gates on reports the error, and the seed's
+  picture of digits over their reconstructions is written."""
+  spec = registry.get_spec('autoencoder')
+  module = module_of(spec)
+  tf_transform_output = tft.TFTransformOutput(transform_output('autoencoder'))
+  _, rows = read_mnist_rows(spec)
+  raw = {'image': tf.constant([r['image'] for r in rows]),
+         'label': tf.constant([r['label'] for r in rows], tf.int64)}
+  x = tf_transform_output.transform_raw_features(raw)[transformed_name('image')]
+  keras.utils.set_random_seed(0)
+  model = module.build_model(images.image_input())
+  history = model.fit(x, x, batch_size=len(rows), epochs=30, verbose=0).history['loss']
+  assert history[-1] < 0.5 * history[0], history
+
+  export_dir = str(tmp_path / 'export')
+  module.export_model(model, tf_transform_output, export_dir)
+  loaded = tf.saved_model.load(export_dir)
+  assert set(loaded.signatures) == {'serving_default', RAW_SIGNATURE, TRANSFORM_SIGNATURE}
+  examples = [tf.train.Example(features=tf.train.Features(feature={
+      'image': tf.train.Feature(bytes_list=tf.train.BytesList(value=r['image'])),
+      'label': tf.train.Feature(int64_list=tf.train.Int64List(value=r['label']))}))
+      .SerializeToString() for r in rows]
+  by_example = loaded.signatures['serving_default'](examples=tf.constant(examples))
+  expected = model(x, training=False).numpy()[..., 0]
+  np.testing.assert_allclose(by_example['reconstruction'].numpy(), expected * 255.0, atol=1e-3)
+  np.testing.assert_allclose(by_example['error'].numpy(),
+                             ((expected - x.numpy()[..., 0]) ** 2).mean(axis=(1, 2)), rtol=1e-4)
+  by_pixels = loaded.signatures[RAW_SIGNATURE](images=tf.round(x[..., 0] * 255.0))
+  np.testing.assert_allclose(by_pixels['reconstruction'].numpy(),
+                             by_example['reconstruction'].numpy(), atol=1e-3)
+
+  result = module.evaluate_fn(loaded, examples, {})
+  assert result['metrics']['mse'] == pytest.approx(float(by_example['error'].numpy().mean()),
+                                                   rel=1e-5)
+  assert result['metrics']['images'] == len(rows)
+  assert 0.03 < result['metrics']['mean_image_mse'] < 0.12
+
+  eval_dir = tmp_path / 'Split-eval'
+  eval_dir.mkdir()
+  with tf.io.TFRecordWriter(str(eval_dir / 'data.gz'), options='GZIP') as writer:
+    for example in examples:
+      writer.write(example)
+  fn_args = types.SimpleNamespace(eval_files=[str(eval_dir / '*')], serving_model_dir=export_dir,
+                                  model_run_dir=str(tmp_path / 'run'))
+  path = module.write_reconstruction_picture(fn_args)
+  assert path == str(tmp_path / 'run' / 'pictures' / 'reconstructions.png')
+  assert tf.io.decode_png(tf.io.read_file(path)).shape[0] >= 150  # two rows

@@ -131,6 +131,20 @@ def test_bad_tabular_inputs_say_what_is_expected(text, message):
     client.build_request(registry.get_spec('classifier'), text)
 
 
+@pytest.mark.parametrize('model, feature, word', [('autocomplete', 'word', 'wor'),
+                                                  ('seq2seq', 'english', 'love')])
+def test_word_requests(model, feature, word):
+  spec = registry.get_spec(model)
+  request = client.build_request(spec, f' {word} ')
+  assert _parse(request.tensors['examples'][0])[feature].bytes_list.value == [word.encode()]
+  raw = client.build_request(spec, word, 'raw')
+  assert raw.signature == 'serving_raw'
+  assert tf.make_ndarray(raw.grpc().inputs[feature]).tolist() == [word.encode()]
+  assert raw.rest()['inputs'] == {feature: [{'b64': base64.b64encode(word.encode()).decode()}]}
+  with pytest.raises(client.ClientError, match=f'{model} takes one word'):
+    client.build_request(spec, 'fur=1,wings=0')
+
+
 def test_image_requests(tmp_path):
   spec = registry.get_spec('cnn')
   digit = np.zeros((28, 28), np.uint8)
@@ -169,6 +183,11 @@ def test_answers_are_described_readably():
                                       'probabilities': np.array([[0.01, 0.98, 0.01]])}) == \
       'mammal (probability 0.980)'
   assert client.describe(linear, {'y': np.array([5.0])}) == 'y = 5.0000'
+  seq2seq, autocomplete = registry.get_spec('seq2seq'), registry.get_spec('autocomplete')
+  assert client.describe(seq2seq, {'translation': np.array(['사랑'.encode()])}) == '사랑'
+  assert client.describe(autocomplete, {
+      'completion': np.array([b'kiss']), 'classes': np.array([b's']),
+      'probabilities': np.array([[0.01, 0.97, 0.02]])}) == 'kiss (letter s, probability 0.970)'
 
 
 def test_rest_answers_are_read_like_grpc_ones():
@@ -177,5 +196,9 @@ def test_rest_answers_are_read_like_grpc_ones():
   outputs = client.rest_outputs(answer, single_output='species')
   assert outputs['classes'].tolist() == [b'mammal'] and outputs['class_ids'].tolist() == [1]
   assert client.rest_outputs({'outputs': [5.0]}, single_output='y')['y'].tolist() == [5.0]
+  # One output (a translation): TF Serving answers the bare values, UTF-8 text.
+  seq2seq = client.single_output(registry.get_spec('seq2seq'))
+  assert client.rest_outputs({'outputs': ['사랑']}, seq2seq)['translation'].tolist() == \
+      ['사랑'.encode()]
   with pytest.raises(client.ClientError, match='unexpected answer'):
     client.rest_outputs({'error': 'Servable not found'}, single_output='y')

@@ -40,10 +40,22 @@ def tabular_raw_inputs(raw_spec: Mapping[str, tf.io.FixedLenFeature],
   return specs, to_raw
 
 
+def transform_signature(module: tf.Module, raw_spec: Mapping[str, tf.io.FixedLenFeature]):
+  """transform_features: serialized tf.Example -> Transform's outputs (TFMA reads labels
+  here). `module.tft_layer` is Transform's layer, tracked by the exported module."""
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')])
+  def transform_features(examples):
+    return module.tft_layer(tf.io.parse_example(examples, raw_spec))
+  return transform_features.get_concrete_function()
+
+
 def save_serving_model(model, tf_transform_output: tft.TFTransformOutput,
                        config: Mapping[str, object], export_dir: str,
-                       raw_inputs: tuple[List[tf.TensorSpec], RawBuilder] | None = None) -> None:
-  """Exports `model` with Transform embedded, in the signatures described above."""
+                       raw_inputs: tuple[List[tf.TensorSpec], RawBuilder] | None = None,
+                       extra_outputs: Callable[[Dict[str, tf.Tensor], Dict[str, tf.Tensor]],
+                                               Dict[str, tf.Tensor]] | None = None) -> None:
+  """Exports `model` with Transform embedded, in the signatures described above.
+  extra_outputs(raw features, outputs) adds model-specific outputs (autocomplete: the word)."""
   features = list(config['features'])
   label = str(config['label'])
   raw_spec = tf_transform_output.raw_feature_spec()
@@ -67,22 +79,22 @@ def save_serving_model(model, tf_transform_output: tft.TFTransformOutput,
     outputs = module.model(inputs, training=False)
     if classification:
       class_ids = tf.argmax(outputs, axis=-1)
-      return {'classes': tf.gather(class_names, class_ids), 'class_ids': class_ids,
-              'probabilities': outputs}
-    return {label: tf.reshape(outputs, [-1])}
+      result = {'classes': tf.gather(class_names, class_ids), 'class_ids': class_ids,
+                'probabilities': outputs}
+    else:
+      result = {label: tf.reshape(outputs, [-1])}
+    if extra_outputs is not None:
+      result.update(extra_outputs(raw, result))
+    return result
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')])
   def serve_examples(examples):
     return predict(tf.io.parse_example(examples, serving_spec))
-
-  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')])
-  def transform_features(examples):
-    return module.tft_layer(tf.io.parse_example(examples, raw_spec))
 
   serve_raw = tf.function(lambda *tensors: predict(to_raw(*tensors)), input_signature=raw_specs)
 
   tf.saved_model.save(module, export_dir, signatures={
       'serving_default': serve_examples.get_concrete_function(),
       RAW_SIGNATURE: serve_raw.get_concrete_function(),
-      TRANSFORM_SIGNATURE: transform_features.get_concrete_function(),
+      TRANSFORM_SIGNATURE: transform_signature(module, raw_spec),
   })

@@ -1,0 +1,90 @@
+"""Word autocomplete (the seed's LSTM): the first three letters of a word -> its fourth.
+
+Two stacked LSTMs of 128 units (dropout 0.5 on the first one's outputs, as the seed's
+DropoutWrapper), letters one-hot, softmax over the letters Transform found in the data; Adam
+0.01 on the nine words as one batch. The gate is TFMA's accuracy on the nine words (= 1: all
+nine completed); the served model returns the letter (`classes`, with `probabilities`) and the
+completed word (`completion`).
+
+No `dropout=` argument on the LSTMs (TFX's IMDB example notes it broke tf.saved_model.save);
+dropout is its own layer, and tests/test_models.py exports this model.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Mapping
+
+import keras
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from models.common import export, text, training
+from models.common.features import transformed_name
+
+WORD, NEXT = 'word', 'next'
+PREFIX = 3  # letters given
+HIDDEN = 128
+DROPOUT = 0.5
+LEARNING_RATE = 0.01
+BATCH_SIZE = 9  # the nine words, as in the seed
+SEED = 42
+
+
+def preprocessing_fn(inputs: Mapping[str, tf.Tensor],
+                     custom_config: Mapping[str, Any]) -> Dict[str, tf.Tensor]:
+  """word -> its first three letters as ids (`word_xf`, [batch, 3]) and the fourth letter's
+  vocabulary id (`next_xf`, the label; -3 for a word without a fourth letter, as at serving)."""
+  del custom_config
+  chars = text.split_chars(inputs[WORD])
+  ids = text.char_ids(chars, text.learn_vocabulary(chars))
+  return {
+      transformed_name(WORD): text.pad(ids[:, :PREFIX], PREFIX),
+      transformed_name(NEXT): text.pad(ids[:, PREFIX:PREFIX + 1], 1)[:, 0] - text.RESERVED,
+  }
+
+
+def build_model(input_size: int, letters: int) -> keras.Model:
+  prefix = keras.Input((PREFIX,), dtype='int64', name=transformed_name(WORD))
+  x = text.OneHot(input_size, name='one_hot')(prefix)
+  x = keras.layers.LSTM(HIDDEN, return_sequences=True, name='lstm_1')(x)
+  x = keras.layers.Dropout(DROPOUT, name='dropout')(x)
+  x = keras.layers.LSTM(HIDDEN, name='lstm_2')(x)
+  probabilities = keras.layers.Dense(letters, activation='softmax', name='output')(x)
+  model = keras.Model(prefix, probabilities, name='autocomplete')
+  model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE),
+                loss='sparse_categorical_crossentropy', metrics=['sparse_categorical_accuracy'])
+  return model
+
+
+def completion(raw: Dict[str, tf.Tensor], outputs: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+  """The served word: the three letters given, then the predicted one."""
+  given = tf.strings.substr(tf.reshape(raw[WORD], [-1]), 0, PREFIX, unit='UTF8_CHAR')
+  return {'completion': given + outputs['classes']}
+
+
+def export_model(model: keras.Model, tf_transform_output: tft.TFTransformOutput,
+                 config: Mapping[str, Any], export_dir: str) -> None:
+  """serving_default (tf.Example with `word`) and serving_raw (`word` strings): the first
+  three letters are read, longer words cut -> classes (the letter), class_ids, probabilities,
+  completion (the word)."""
+  letters = tf_transform_output.vocabulary_by_name(text.CHAR_VOCAB)
+  export.save_serving_model(
+      model, tf_transform_output, dict(config, class_names=letters), export_dir,
+      raw_inputs=([tf.TensorSpec([None], tf.string, name=WORD)],
+                  lambda words: {WORD: tf.reshape(words, [-1, 1])}),
+      extra_outputs=completion)
+
+
+# Called by Trainer.
+def run_fn(fn_args):
+  training.seed_everything(SEED)
+  tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+  letters = tf_transform_output.vocabulary_by_name(text.CHAR_VOCAB)
+  model = build_model(text.vocabulary_size(tf_transform_output), len(letters))
+
+  def dataset(files, shuffle):  # letters 1-3 -> letter 4
+    return training.dataset(fn_args, files, tf_transform_output, NEXT, BATCH_SIZE, SEED,
+                            shuffle=shuffle)
+
+  training.fit(model, fn_args, dataset(fn_args.train_files, True),
+               dataset(fn_args.eval_files, False))
+  export_model(model, tf_transform_output, fn_args.custom_config, fn_args.serving_model_dir)

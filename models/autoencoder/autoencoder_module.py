@@ -1,0 +1,127 @@
+"""MNIST autoencoder (the seed's): 784 -> 256 -> 784, sigmoid both ways, mean squared error
+between the image and its reconstruction, RMSProp 0.01, batch 100, 20 epochs.
+
+Served: `reconstruction` (28x28 pixel values 0-255, the unit `serving_raw` takes) and `error`
+(each image's mean squared error, pixels scaled to [0, 1]). Gated by the QualityEvaluator on
+the mean `error` over the whole test split (evaluate_fn below); the threshold is in
+pipelines/registry.py with its reasoning. The seed's picture (test digits over their
+reconstructions) is written per run, beside the training logs and in TensorBoard.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Mapping
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from models.common import export, images, pictures, training
+from models.common.features import RAW_SIGNATURE, TRANSFORM_SIGNATURE, transformed_name
+
+HIDDEN = 256
+LEARNING_RATE = 0.01
+BATCH_SIZE = 100
+SEED = 42
+EVAL_BATCH = 500
+
+
+def build_model(image, decay_steps=None):
+  del decay_steps  # the seed's constant RMSProp rate reaches the gate
+  pixels = images.SIDE * images.SIDE
+  x = keras.layers.Flatten(name='flatten')(image)
+  code = keras.layers.Dense(HIDDEN, activation='sigmoid', name='encoder')(x)
+  decoded = keras.layers.Dense(pixels, activation='sigmoid', name='decoder')(code)
+  reconstruction = keras.layers.Reshape((images.SIDE, images.SIDE, 1), name='image')(decoded)
+  model = keras.Model(image, reconstruction, name='autoencoder')
+  model.compile(optimizer=keras.optimizers.RMSprop(LEARNING_RATE), loss='mse')
+  return model
+
+
+# Called by Transform.
+preprocessing_fn = images.preprocessing_fn
+
+
+def export_model(model: keras.Model, tf_transform_output: tft.TFTransformOutput,
+                 export_dir: str) -> None:
+  """serving_default (tf.Example with the PNG `image`) and serving_raw (`images`, pixels
+  0-255) -> reconstruction, error."""
+  module = tf.Module()
+  module.model = model
+  module.tft_layer = tf_transform_output.transform_features_layer()
+  raw_spec = tf_transform_output.raw_feature_spec()
+  [raw_images], to_raw = images.raw_image_inputs()
+
+  def reconstruct(raw: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+    scaled = module.tft_layer(raw)[transformed_name(images.IMAGE)]
+    reconstruction = module.model(scaled, training=False)
+    return {
+        'reconstruction': tf.reshape(reconstruction * 255.0, [-1, images.SIDE, images.SIDE]),
+        'error': tf.reduce_mean(tf.square(reconstruction - scaled), axis=[1, 2, 3]),
+    }
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')])
+  def serve_examples(examples):
+    return reconstruct(tf.io.parse_example(examples, {images.IMAGE: raw_spec[images.IMAGE]}))
+
+  @tf.function(input_signature=[raw_images])
+  def serve_raw(pixels):
+    return reconstruct(to_raw(pixels))
+
+  tf.saved_model.save(module, export_dir, signatures={
+      'serving_default': serve_examples.get_concrete_function(),
+      RAW_SIGNATURE: serve_raw.get_concrete_function(),
+      TRANSFORM_SIGNATURE: export.transform_signature(module, raw_spec),
+  })
+
+
+def write_reconstruction_picture(fn_args, count: int = 10) -> str:
+  """The seed's picture: the first `count` test digits over the exported model's
+  reconstructions of them (through serving_default, as TF Serving would call it)."""
+  examples = pictures.first_examples(fn_args.eval_files, count)
+  served = tf.saved_model.load(fn_args.serving_model_dir).signatures['serving_default']
+  answer = served(examples=examples)
+  parsed = tf.io.parse_example(examples, {images.IMAGE: tf.io.FixedLenFeature([], tf.string)})
+  originals = images.decode_images(parsed[images.IMAGE]).numpy()[..., 0] / 255.0
+  reconstructions = answer['reconstruction'].numpy() / 255.0
+  captions = [''] * count + [f'{e:.3f}' for e in answer['error'].numpy()]
+  png = pictures.grid_png(np.concatenate([originals, reconstructions]), captions=captions,
+                          columns=count, row_labels=['test', 'rebuilt'],
+                          title='autoencoder: test digits, and their reconstructions with '
+                                'the squared error of each')
+  return pictures.write(fn_args.model_run_dir, 'reconstructions', png)
+
+
+# Called by Trainer.
+def run_fn(fn_args):
+  training.seed_everything(SEED)
+  tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+  model = build_model(images.image_input())
+
+  def pairs(files, shuffle):  # the image is its own target
+    return images.dataset(fn_args, files, tf_transform_output, BATCH_SIZE, SEED, shuffle).map(
+        lambda features, _: (features, features[transformed_name(images.IMAGE)]))
+
+  training.fit(model, fn_args, pairs(fn_args.train_files, True),
+               pairs(fn_args.eval_files, False))
+  export_model(model, tf_transform_output, fn_args.serving_model_dir)
+  write_reconstruction_picture(fn_args)
+
+
+# Called by the QualityEvaluator (components/quality_evaluator).
+def evaluate_fn(model, examples: List[bytes], custom_config: Mapping[str, Any]) -> Dict[str, Any]:
+  """mse: the mean of the served `error` over every eval image (the gate). For scale, also
+  mean_image_mse: the error of answering every image with the split's average digit."""
+  del custom_config
+  serve = model.signatures['serving_default']
+  errors, originals = [], []
+  for start in range(0, len(examples), EVAL_BATCH):
+    batch = tf.constant(examples[start:start + EVAL_BATCH])
+    errors.append(serve(examples=batch)['error'].numpy())
+    parsed = tf.io.parse_example(batch, {images.IMAGE: tf.io.FixedLenFeature([], tf.string)})
+    originals.append(images.decode_images(parsed[images.IMAGE]).numpy() / 255.0)
+  pixels = np.concatenate(originals)
+  mse = float(np.concatenate(errors).mean())
+  mean_image_mse = float(np.mean((pixels - pixels.mean(axis=0)) ** 2))
+  return {'metrics': {'mse': mse, 'mean_image_mse': mean_image_mse,
+                      'images': float(len(pixels))}, 'samples': {}}

@@ -31,29 +31,30 @@ from pipelines.paths import Paths
 SHARED_CODE_DIR = os.path.join(registry.MODELS_DIR, 'common')
 
 
+def _python_files_hash(directories: Sequence[str]) -> str:
+  """Hash of every .py file (name and content) in `directories`."""
+  h = hashlib.sha256()
+  for directory in directories:
+    for path in sorted(glob.glob(os.path.join(directory, '*.py'))):
+      h.update(os.path.basename(path).encode())
+      with open(path, 'rb') as f:
+        h.update(hashlib.sha256(f.read()).digest())
+  return h.hexdigest()[:16]
+
+
 def shared_code_fingerprint() -> str:
   """Hash of the shared model helpers (models/common).
 
   TFX hashes the module file's own folder into its cache key, not the helpers it imports; this
   fingerprint goes into Transform's and Trainer's custom_config so a change there re-runs them.
   """
-  h = hashlib.sha256()
-  for path in sorted(glob.glob(os.path.join(SHARED_CODE_DIR, '*.py'))):
-    h.update(os.path.basename(path).encode())
-    with open(path, 'rb') as f:
-      h.update(hashlib.sha256(f.read()).digest())
-  return h.hexdigest()[:16]
+  return _python_files_hash([SHARED_CODE_DIR])
 
 
 def module_fingerprint(spec: registry.ModelSpec) -> str:
   """Hash of the model's folder and the shared helpers: the QualityEvaluator's cache key (it
   calls the module's evaluate_fn, and TFX would key it on the module file's path only)."""
-  h = hashlib.sha256(shared_code_fingerprint().encode())
-  for path in sorted(glob.glob(os.path.join(spec.module_dir, '*.py'))):
-    h.update(os.path.basename(path).encode())
-    with open(path, 'rb') as f:
-      h.update(hashlib.sha256(f.read()).digest())
-  return h.hexdigest()[:16]
+  return _python_files_hash([SHARED_CODE_DIR, spec.module_dir])
 
 
 def schema_snapshot(spec: registry.ModelSpec, paths: Paths) -> str:

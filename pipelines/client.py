@@ -171,17 +171,41 @@ def schema_int_features(spec: registry.ModelSpec) -> List[str]:
   return ints
 
 
+def contract_problems(request: Request, signature) -> List[str]:
+  """How the request's tensors differ from what the signature declares (its input names,
+  dtypes and shapes, as `saved_model_cli show` lists them); [] when TF Serving would take it."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  declared = signature.structured_input_signature[1]
+  problems = []
+  if sorted(declared) != sorted(request.tensors):
+    problems.append(f'the request sends {", ".join(sorted(request.tensors))}; the signature '
+                    f'takes {", ".join(sorted(declared))}')
+  for name, proto in request.grpc().inputs.items():
+    if name not in declared:
+      continue
+    dtype, shape = tf.as_dtype(proto.dtype), tf.TensorShape(tf.make_ndarray(proto).shape)
+    if dtype != declared[name].dtype or not declared[name].shape.is_compatible_with(shape):
+      problems.append(f'{name}: the request sends {dtype.name}{shape.as_list()}, the signature '
+                      f'takes {declared[name].dtype.name}{declared[name].shape.as_list()}')
+  return problems
+
+
 def predict_local(request: Request, version_dir: str) -> Dict[str, np.ndarray]:
   """Calls the SavedModel's signature with the tensors of the gRPC request — the protos TF
-  Serving would receive, turned back into tensors by name."""
+  Serving would receive, turned back into tensors by name — after checking them against the
+  signature's declared inputs."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   model = tf.saved_model.load(version_dir)
   if request.signature not in model.signatures:
     raise ClientError(f'{version_dir} has no signature {request.signature!r} '
                       f'(it has {", ".join(model.signatures)})')
+  signature = model.signatures[request.signature]
+  problems = contract_problems(request, signature)
+  if problems:
+    raise ClientError(f'{version_dir} {request.signature}: {"; ".join(problems)}')
   grpc = request.grpc()
   inputs = {k: tf.constant(tf.make_ndarray(v)) for k, v in grpc.inputs.items()}
-  outputs = model.signatures[request.signature](**inputs)
+  outputs = signature(**inputs)
   return {k: v.numpy() for k, v in outputs.items()}
 
 

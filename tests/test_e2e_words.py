@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import tensorflow as tf
 
 from conftest import node_states, run_tfzoo, serving_snapshot, versions
@@ -78,6 +79,22 @@ def test_word_pipelines_side_by_side_then_an_unblessed_translation(project, tmp_
   model = tf.saved_model.load(os.path.join(serving, version))
   translated = model.signatures['serving_default'](examples=_examples('english', PAIRS))
   assert [t.decode() for t in translated['translation'].numpy()] == list(PAIRS.values())
+
+  # The serving contract, as `saved_model_cli show` lists it: each signature declares exactly
+  # the tensors the client sends (names, dtypes, shapes), and the outputs it reads.
+  from pipelines import client, registry  # pylint: disable=g-import-not-at-top
+  reads = {'autocomplete': {'completion', 'classes', 'probabilities'}, 'seq2seq': {'translation'}}
+  for name, word in (('autocomplete', 'wor'), ('seq2seq', 'love')):
+    [version] = versions(os.path.join(home, 'serving', name))
+    served = tf.saved_model.load(os.path.join(home, 'serving', name, version))
+    for signature in ('examples', 'raw'):
+      request = client.build_request(registry.get_spec(name), word, signature)
+      declared = served.signatures[request.signature]
+      assert client.contract_problems(request, declared) == [], (name, signature)
+      assert reads[name] <= set(declared.structured_outputs), (name, signature)
+    wrong = client.Request(name, 'serving_raw', {'text': np.array([b'love'], dtype=object)})
+    assert client.contract_problems(wrong, served.signatures['serving_raw']) == [
+        f'the request sends text; the signature takes {registry.get_spec(name).features[0]}']
 
   # The client, as `make predict` runs it: a word in, the word out.
   for signature in ('examples', 'raw'):

@@ -202,3 +202,21 @@ def test_rest_answers_are_read_like_grpc_ones():
       ['사랑'.encode()]
   with pytest.raises(client.ClientError, match='unexpected answer'):
     client.rest_outputs({'error': 'Servable not found'}, single_output='y')
+
+
+def test_contract_problems_name_the_tensor_dtype_and_shape(tmp_path):
+  """What `predict --local` checks before calling a signature: the request's tensors against
+  the signature's declared inputs (what TF Serving would refuse)."""
+  module = tf.Module()
+  module.double = tf.function(lambda x: {'y': x * 2.0}, input_signature=[
+      tf.TensorSpec([None], tf.float32, name='x')])
+  tf.saved_model.save(module, str(tmp_path), signatures={'serving_raw': module.double})
+  signature = tf.saved_model.load(str(tmp_path)).signatures['serving_raw']
+  ok = client.Request('linear', 'serving_raw', {'x': np.array([5.0], np.float32)})
+  assert client.contract_problems(ok, signature) == []
+  as_text = client.Request('linear', 'serving_raw', {'x': np.array([b'5'], dtype=object)})
+  assert client.contract_problems(as_text, signature) == [
+      'x: the request sends string[1], the signature takes float32[None]']
+  matrix = client.Request('linear', 'serving_raw', {'x': np.zeros((1, 2), np.float32)})
+  assert client.contract_problems(matrix, signature) == [
+      'x: the request sends float32[1, 2], the signature takes float32[None]']

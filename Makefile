@@ -52,7 +52,7 @@ predict: $(STAMP) ## ask the served MODEL about INPUT (ARGS='--protocol rest', '
 runs: $(STAMP) ## every pipeline run from ML Metadata (MODEL= to pick one)
 	@$(VENV)/bin/tfzoo runs $(if $(filter command line,$(origin MODEL)),'$(MODEL)')
 
-lineage: $(STAMP) ## what produced MODEL's latest push (or VERSION=serving/<model>/<version>)
+lineage: $(STAMP) ## what produced MODEL's latest push (or VERSION=out/serving/<model>/<version>)
 	@$(VENV)/bin/tfzoo lineage '$(if $(VERSION),$(abspath $(VERSION)),$(MODEL))'
 
 why-not-blessed: $(STAMP) ## the metrics and thresholds that kept MODEL's last model out of serving/

@@ -141,7 +141,7 @@ def lineage(pipeline: str, metadata_path: str, version_path: Optional[str] = Non
                       key=lambda e: (e.create_time_since_epoch, e.id))
   for component, execution in zip(result.components, executions):
     lines.append(f'  {component.node} ({component.state})')
-    for key, artifacts in component.outputs.items():
+    for key, artifacts in sorted(component.outputs.items()):  # ML Metadata's order varies
       for artifact in artifacts:
         type_name = types.get(artifact.type_id, '?')
         producer = _producer(store, artifact.id) or execution

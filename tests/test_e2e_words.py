@@ -65,7 +65,10 @@ def test_word_pipelines_side_by_side_then_an_unblessed_translation(project, tmp_
   # seq2seq: the QualityEvaluator's exact-match gate, what it recorded, and the served words.
   stdout = outputs['seq2seq'][0]
   assert re.search(r'metric exact_match = 1 +\(gate: >= 1\) passed', stdout)
-  assert re.search(r'outputs: word -> 단어, .*love -> 사랑, wodr -> \S+, loev -> \S+', stdout)
+  [answers] = [line for line in stdout.splitlines() if line.startswith('  outputs: ')]
+  for english, korean in PAIRS.items():
+    assert f'{english.decode()} -> {korean}' in answers, answers
+  assert re.search(r'wodr -> \S+, loev -> \S+', answers), answers  # the seed's typos
   metadata = os.path.join(home, 'metadata', 'seq2seq.sqlite')
   run, evaluation, blessing = _evaluator_outputs(metadata)
   assert evaluation.custom_properties['metric:exact_match'].double_value == 1.0

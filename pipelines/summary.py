@@ -157,7 +157,8 @@ def latest_run(metadata_path: str) -> Optional[RunSummary]:
   return summarize(store, runs[-1]) if runs else None
 
 
-# Written by components/quality_evaluator (not imported here: it pulls in TFX).
+# components/quality_evaluator writes its result here (it imports this name; this module
+# stays free of TFX imports).
 QUALITY_METRICS_FILE = 'quality_metrics.json'
 
 

@@ -13,12 +13,14 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import import_utils, io_utils, path_utils
 
+from pipelines import summary
+
 MODULE_FILE_KEY = 'module_file'
 MODULE_FINGERPRINT_KEY = 'module_fingerprint'
 GATES_KEY = 'gates'
 CUSTOM_CONFIG_KEY = 'custom_config'
 EXAMPLE_SPLIT_KEY = 'example_split'
-METRICS_FILE = 'quality_metrics.json'  # pipelines/summary.py reads it back
+METRICS_FILE = summary.QUALITY_METRICS_FILE  # the run summary reads it back from there
 
 
 @dataclasses.dataclass(frozen=True)

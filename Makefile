@@ -9,19 +9,27 @@ MODEL ?= classifier
 # Optional: DATA=path/to/file.csv (run the pipeline on your own CSV), ARGS='--train-steps 50 -v'.
 DATA ?=
 ARGS ?=
-# make predict: INPUT=digit.png | fur=1,wings=0 | x=5 | wor (autocomplete) | love (seq2seq).
+# make predict: INPUT=digit.png | fur=1,wings=0 | x=5 | wor (autocomplete) | love (seq2seq)
+#   | 3 (gan: a noise seed) | 7 or digit=7,seed=3 (cgan).
 # make serve / predict: REST_PORT=, GRPC_PORT=.
 INPUT ?=
 # make lineage: VERSION=out/serving/cnn/<version> (default: MODEL's latest push).
 VERSION ?=
 # make tensorboard: ALL=1 shows every training run of MODEL side by side.
 ALL ?=
+# make run-pipeline: BEAM_ARGS='--runner=FlinkRunner --flink_master=host:8081' (any Beam pipeline
+# options; make passes BEAM_ARGS to tfzoo through the environment, like TFZOO_HOME and
+# TFZOO_MLMD_MYSQL_*). make compile-kubeflow: IMAGE=registry/tfzoo:tag, PIPELINE_ROOT=gs://bucket/tfzoo.
+IMAGE ?=
+PIPELINE_ROOT ?=
+# make bench: MODELS=classifier,linear,mlp,cnn (the default).
+MODELS ?=
 PYTEST_ARGS ?=
 
 STAMP := $(VENV)/.tfzoo-installed
 
 .PHONY: help install run-pipeline list serve predict runs lineage why-not-blessed tensorboard \
-	test clean distclean
+	compile-kubeflow bench test clean distclean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -37,7 +45,7 @@ $(STAMP): requirements.lock setup.py
 	$(VENV)/bin/python -m pip install -q --no-deps -e . && \
 	$(VENV)/bin/python -m pip check && touch $@
 
-run-pipeline: $(STAMP) ## run MODEL's TFX pipeline end to end (MODEL=cnn, see make list; DATA=, ARGS=)
+run-pipeline: $(STAMP) ## run MODEL's TFX pipeline end to end (MODEL=cnn, see make list; DATA=, ARGS=, BEAM_ARGS=)
 	@$(VENV)/bin/tfzoo run '$(MODEL)' $(if $(DATA),--data '$(DATA)') $(ARGS)
 
 list: $(STAMP) ## list the models
@@ -60,6 +68,13 @@ why-not-blessed: $(STAMP) ## the metrics and thresholds that kept MODEL's last m
 
 tensorboard: $(STAMP) ## TensorBoard on MODEL's latest training logs (ALL=1: every run)
 	@$(VENV)/bin/tfzoo tensorboard '$(MODEL)' $(if $(ALL),--all) $(ARGS)
+
+compile-kubeflow: $(STAMP) ## MODEL's pipeline as a Kubeflow v2 / Vertex AI spec (IMAGE=, PIPELINE_ROOT=)
+	@$(VENV)/bin/tfzoo compile-kubeflow '$(MODEL)' $(if $(IMAGE),--image '$(IMAGE)') \
+		$(if $(PIPELINE_ROOT),--pipeline-root '$(PIPELINE_ROOT)') $(ARGS)
+
+bench: $(STAMP) ## benchmarks, not part of test: pipeline vs plain Keras, cached re-run, per component, cnn latency, peak memory (MODELS=, ARGS=)
+	$(VENV)/bin/python -m pipelines.bench $(if $(MODELS),--models '$(MODELS)') $(ARGS)
 
 test: $(STAMP) ## run the test suite (unit + end-to-end pipelines on tiny data)
 	$(VENV)/bin/python -m pytest tests $(PYTEST_ARGS)

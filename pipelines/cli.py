@@ -8,6 +8,7 @@
   tfzoo lineage MODEL|VERSION_DIR what produced a pushed model, with URIs
   tfzoo why-not-blessed MODEL     the metrics and thresholds that refused a model
   tfzoo tensorboard MODEL [--all] TensorBoard on the training logs
+  tfzoo compile-kubeflow MODEL    the same pipeline as a Kubeflow Pipelines v2 / Vertex AI spec
 
 Exit status: 0 the model was blessed and is in serving/; 3 it was not blessed (nothing pushed);
 4 the data was refused (unreadable file, or anomalies against the curated schema: the run
@@ -29,7 +30,7 @@ import time
 import warnings
 from typing import Dict, Iterator, List, Optional, TextIO
 
-from pipelines import datafile, registry, runlock
+from pipelines import datafile, metadata, registry, runlock
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_BLESSED, EXIT_BAD_DATA = 0, 1, 2, 3, 4
 
@@ -121,9 +122,12 @@ def _parser() -> argparse.ArgumentParser:
   predict.add_argument('model')
   predict.add_argument('input', help='MNIST models: an image file; animal models: fur=1,wings=0; '
                                      'linear: x=5; autocomplete: three letters; seq2seq: an '
-                                     'English word')
-  predict.add_argument('--signature', choices=['examples', 'raw'], default='examples',
-                       help='serving_default (serialized tf.Example) or serving_raw (tensors)')
+                                     'English word; gan: a seed (3); cgan: a digit (7 or '
+                                     'digit=7,seed=3)')
+  predict.add_argument('--signature', choices=['examples', 'raw', 'noise', 'seed'],
+                       help='serving_default (serialized tf.Example; the default) or '
+                            'serving_raw (tensors); gan/cgan: serving_default (noise; the '
+                            'default) or from_seed (seed)')
   predict.add_argument('--protocol', choices=['grpc', 'rest'], default='grpc')
   predict.add_argument('--host', default=os.environ.get('SERVING_HOST', 'localhost'),
                        help='TF Serving host (default $SERVING_HOST or localhost)')
@@ -131,7 +135,8 @@ def _parser() -> argparse.ArgumentParser:
                        help='no server: call the latest pushed SavedModel in this process with '
                             'the same request')
   predict.add_argument('--output', metavar='PNG',
-                       help='autoencoder: also write the reconstruction as this PNG file')
+                       help='autoencoder, gan, cgan: also write the image answered as this '
+                            'PNG file')
   predict.add_argument('--show-request', action='store_true',
                        help='print the REST JSON body that is (or would be) sent')
   runs = sub.add_parser('runs', parents=[home], help='every pipeline run, from ML Metadata')
@@ -149,11 +154,35 @@ def _parser() -> argparse.ArgumentParser:
   board.add_argument('--port', type=int, default=int(os.environ.get('TENSORBOARD_PORT', 6006)),
                      help='default $TENSORBOARD_PORT or 6006')
   board.add_argument('--dry-run', action='store_true', help='print the command only')
+  kfp = sub.add_parser('compile-kubeflow', parents=[home],
+                       help="compile MODEL's pipeline for Kubeflow Pipelines v2 / Vertex AI")
+  kfp.add_argument('model', help='model name, e.g. cnn (see `tfzoo list`)')
+  kfp.add_argument('--output', help='the pipeline spec (JSON) to write (default: '
+                                    '<work dir>/kubeflow/<pipeline>_pipeline.json)')
+  kfp.add_argument('--image', default='tfzoo:latest',
+                   help='the image every task runs in, built from the Dockerfile '
+                        '(default tfzoo:latest)')
+  kfp.add_argument('--pipeline-root', help='where runs write (artifacts, TFDS data, serving/), '
+                                           'e.g. gs://bucket/tfzoo')
+  kfp.add_argument('--fast', action='store_true', help="MODEL's fast mode (<MODEL>_fast)")
+  kfp.add_argument('--beam-arg', action='append', default=[],
+                   help='Beam pipeline argument for the tasks, repeatable (also from $BEAM_ARGS)')
   return parser
 
 
 def _error(message: str) -> None:
   print(f'tfzoo: {message}', file=sys.stderr)
+
+
+def _beam_args(args: argparse.Namespace) -> List[str]:
+  """$BEAM_ARGS, split as a shell splits it, then each --beam-arg; ValueError if unsplittable."""
+  text = os.environ.get('BEAM_ARGS', '')
+  try:
+    from_env = shlex.split(text)
+  except ValueError as e:
+    raise ValueError(f'BEAM_ARGS={text!r}: {str(e).lower()} (quote it as in a shell, e.g. '
+                     "BEAM_ARGS='--runner=FlinkRunner --flink_master=host:8081')") from None
+  return from_env + list(args.beam_arg)
 
 
 def _gates(spec: registry.ModelSpec, overrides: List[str]) -> List[registry.Gate]:
@@ -198,6 +227,8 @@ def run_command(args: argparse.Namespace) -> int:
     return EXIT_USAGE
   try:
     gates = _gates(spec, args.gate)
+    _beam_args(args)
+    metadata.mysql_settings()
   except ValueError as e:
     _error(str(e))
     return EXIT_USAGE
@@ -222,18 +253,37 @@ def run_command(args: argparse.Namespace) -> int:
     print(f'tfzoo: another run of {spec.name} is in progress (pid {pid}); waiting for it to '
           'finish', flush=True)
 
-  with runlock.pipeline_lock(paths.metadata_path(spec.name) + '.lock', waiting):
-    return _run_locked(spec, args, paths, data_path, gates, manual_dir)
+  try:
+    with runlock.pipeline_lock(metadata.lock_path(paths, spec.name), waiting):
+      return _run_locked(spec, args, paths, data_path, gates, manual_dir)
+  except metadata.MetadataConnectionError as e:
+    _error(str(e))
+    return EXIT_FAILED
+
+
+def _store(paths, pipeline: str):
+  """What summary/runlock read `pipeline`'s records from: its SQLite file, or the shared
+  MySQL store's ConnectionConfig."""
+  if metadata.shared():
+    return metadata.connection_config(paths, pipeline, read_only=False)
+  return paths.metadata_path(pipeline)
 
 
 def _run_locked(spec: registry.ModelSpec, args: argparse.Namespace, paths,
                 data_path: Optional[str], gates: List[registry.Gate],
                 manual_dir: Optional[str]) -> int:
   """Runs the pipeline (holding its lock), prints the summary, returns the exit status."""
-  stale = runlock.cancel_stale_executions(paths.metadata_path(spec.name))
-  if stale:
-    print(f'tfzoo: an earlier run was interrupted during {", ".join(stale)}; marked that '
-          'execution canceled in ML Metadata, resuming from the cached components', flush=True)
+  if metadata.shared():
+    running = runlock.cancel_stale_executions(_store(paths, spec.name), spec.name, cancel=False)
+    if running:
+      print(f'tfzoo: ML Metadata ({metadata.describe(paths)}) shows {", ".join(running)} of '
+            f'{spec.name} still running: another machine may be running this pipeline (the run '
+            'lock is per machine), or a run was killed; left as they are', flush=True)
+  else:
+    stale = runlock.cancel_stale_executions(paths.metadata_path(spec.name))
+    if stale:
+      print(f'tfzoo: an earlier run was interrupted during {", ".join(stale)}; marked that '
+            'execution canceled in ML Metadata, resuming from the cached components', flush=True)
   log_path = os.path.join(paths.home, 'logs',
                           f'{spec.name}-{time.strftime("%Y%m%d-%H%M%S")}.log')
   print(f'tfzoo: running pipeline {spec.name} ({spec.description})', flush=True)
@@ -252,7 +302,7 @@ def _run_locked(spec: registry.ModelSpec, args: argparse.Namespace, paths,
     progress = _Progress(console)
     logging.getLogger('absl').addHandler(progress)
     try:
-      beam_args = shlex.split(os.environ.get('BEAM_ARGS', '')) + list(args.beam_arg)
+      beam_args = _beam_args(args)
       pipeline = factory.create_pipeline(spec, paths, beam_args=beam_args,
                                          data_path=data_path, train_steps=args.train_steps,
                                          gates=gates, tfds_manual_dir=manual_dir)
@@ -264,8 +314,8 @@ def _run_locked(spec: registry.ModelSpec, args: argparse.Namespace, paths,
       logging.getLogger('absl').removeHandler(progress)
       absl_logging.set_verbosity(absl_logging.WARNING)
   elapsed = time.time() - started
-  result = (summary.latest_run(paths.metadata_path(spec.name))
-            if os.path.exists(paths.metadata_path(spec.name)) else None)
+  result = (summary.latest_run(_store(paths, spec.name), spec.name)
+            if metadata.has_store(paths, spec.name) else None)
   if result is not None:
     print(result.format())
   print(f'tfzoo: {spec.name} pipeline took {elapsed:.1f} s')
@@ -319,7 +369,7 @@ def predict_command(args: argparse.Namespace) -> int:
   except registry.UnknownModelError as e:
     _error(str(e))
     return EXIT_USAGE
-  if args.output and spec.task != 'reconstruction':
+  if args.output and spec.task not in ('reconstruction', 'generation'):
     _error(f'--output writes an image answer; {spec.name} does not answer with an image')
     return EXIT_USAGE
   _quiet_imports()
@@ -368,10 +418,10 @@ def inspect_command(args: argparse.Namespace) -> int:
   _quiet_imports()
   from pipelines import inspection  # pylint: disable=g-import-not-at-top
   from pipelines.paths import Paths  # pylint: disable=g-import-not-at-top
-  metadata_dir = os.path.join(Paths.from_env(args.home).home, 'metadata')
+  paths = Paths.from_env(args.home)
   try:
     if args.command == 'runs':
-      found = inspection.stores(metadata_dir, args.model)
+      found = inspection.stores(paths, args.model)
       print('\n'.join(inspection.format_runs(name, path) for name, path in found.items()))
     elif args.command == 'lineage':
       target = args.target
@@ -381,14 +431,14 @@ def inspect_command(args: argparse.Namespace) -> int:
         version = os.path.abspath(target)
       else:
         model, version = target, None
-      [(name, path)] = inspection.stores(metadata_dir, model).items()
+      [(name, path)] = inspection.stores(paths, model).items()
       print(inspection.lineage(name, path, version))
     elif args.command == 'why-not-blessed':
-      [(name, path)] = inspection.stores(metadata_dir, args.model).items()
+      [(name, path)] = inspection.stores(paths, args.model).items()
       print(inspection.why_not_blessed(name, path, args.run))
     elif args.command == 'tensorboard':
-      [(_, path)] = inspection.stores(metadata_dir, args.model).items()
-      logdirs = inspection.tensorboard_logdirs(path, args.all)
+      [(name, path)] = inspection.stores(paths, args.model).items()
+      logdirs = inspection.tensorboard_logdirs(path, args.all, name)
       binary = os.path.join(os.path.dirname(sys.executable), 'tensorboard')
       spec = ','.join(f'{name}:{uri}' for name, uri in logdirs)
       argv = [binary, '--logdir_spec' if args.all else '--logdir',
@@ -396,9 +446,56 @@ def inspect_command(args: argparse.Namespace) -> int:
       print('tfzoo: ' + ' '.join(shlex.quote(a) for a in argv), flush=True)
       if not args.dry_run:
         os.execv(binary, argv)
-  except inspection.InspectionError as e:
+  except metadata.MetadataConfigError as e:
+    _error(str(e))
+    return EXIT_USAGE
+  except (inspection.InspectionError, metadata.MetadataConnectionError) as e:
     _error(str(e))
     return EXIT_FAILED
+  return EXIT_OK
+
+
+def compile_kubeflow_command(args: argparse.Namespace) -> int:
+  """Compiles the pipeline run() would run into a Kubeflow Pipelines v2 / Vertex AI spec."""
+  try:
+    spec = registry.get_spec(args.model)
+    if args.fast:
+      spec = registry.fast_spec(spec)
+  except registry.UnknownModelError as e:
+    _error(str(e))
+    return EXIT_USAGE
+  from pipelines import kubeflow  # pylint: disable=g-import-not-at-top
+  from pipelines.paths import Paths  # pylint: disable=g-import-not-at-top
+  try:
+    beam_args = _beam_args(args)
+    root = kubeflow.check_root(args.pipeline_root or kubeflow.PLACEHOLDER_ROOT)
+  except ValueError as e:
+    _error(str(e))
+    return EXIT_USAGE
+  home = Paths.from_env(args.home).home
+  output = os.path.abspath(args.output or os.path.join(home, 'kubeflow',
+                                                       f'{spec.name}_pipeline.json'))
+  log_path = os.path.join(home, 'logs', f'{spec.name}-kubeflow-{time.strftime("%Y%m%d-%H%M%S")}.log')
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')
+  error: Optional[BaseException] = None
+  with _console_and_log(log_path, verbose=False):
+    try:
+      job = kubeflow.compile_pipeline(spec, output, image=args.image, pipeline_root=root,
+                                      beam_args=beam_args)
+    except Exception as e:  # pylint: disable=broad-except
+      error = e
+      logging.getLogger('absl').exception('compiling failed')
+  if error is not None:
+    _error(f'compiling {spec.name} for Kubeflow failed: {type(error).__name__}: '
+           f'{_last_line(error)} (full log: {log_path})')
+    return EXIT_FAILED
+  tasks = job['pipelineSpec']['root']['dag']['tasks']
+  print(f'tfzoo: {spec.name} compiled for Kubeflow Pipelines v2 / Vertex AI: {output}')
+  print(f'tfzoo: image {args.image} (project at {kubeflow.CONTAINER_ROOT}), pipeline root {root}')
+  print(f'tfzoo: {len(tasks)} tasks: {", ".join(kubeflow.task_order(job))}')
+  if not args.pipeline_root:
+    print(f'tfzoo: no --pipeline-root given: {root} is a placeholder that runs nowhere; '
+          'compile again with PIPELINE_ROOT=gs://<bucket>/tfzoo (make) or --pipeline-root')
   return EXIT_OK
 
 
@@ -414,6 +511,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     return predict_command(args)
   if args.command in ('runs', 'lineage', 'why-not-blessed', 'tensorboard'):
     return inspect_command(args)
+  if args.command == 'compile-kubeflow':
+    return compile_kubeflow_command(args)
   return run_command(args)
 
 

@@ -7,9 +7,12 @@ Inputs, by model kind:
   animal models  `fur=1,wings=0` (or `1,0` in the model's feature order)
   linear         `x=5` (or `5`)
   autocomplete   three letters (`wor`); seq2seq: an English word (`love`)
+  gan            a noise seed (`3` or `seed=3`); cgan: the digit wanted (`7`, `digit=7,seed=3`)
 
 Each request exists for both signatures: `examples` (serving_default: one serialized
-tf.Example, sent as `{"b64": …}` over REST) and `raw` (serving_raw: plain tensors). `--local`
+tf.Example, sent as `{"b64": …}` over REST) and `raw` (serving_raw: plain tensors); for the
+GANs `noise` (serving_default: 128 standard-normal numbers drawn here from the seed, + digit)
+and `seed` (from_seed: the seed itself, the model draws the noise). `--local`
 loads the latest pushed SavedModel and calls the signature with the very tensors the gRPC
 request carries, which is also how the tests check the serving contract without a server.
 """
@@ -29,7 +32,9 @@ import numpy as np
 from pipelines import registry
 
 SIGNATURES = {'examples': 'serving_default', 'raw': 'serving_raw'}
+GENERATIVE_SIGNATURES = {'noise': 'serving_default', 'seed': 'from_seed'}
 MNIST_SIDE = 28
+NOISE_SIZE = 128  # models/common/generative.py's NOISE
 
 
 class ClientError(ValueError):
@@ -124,10 +129,52 @@ def _tabular_values(spec: registry.ModelSpec, text: str) -> Dict[str, float]:
     raise ClientError(f'{spec.name}: {e}') from None
 
 
-def build_request(spec: registry.ModelSpec, text: str, signature: str = 'examples',
+def default_signature(spec: registry.ModelSpec) -> str:
+  return 'noise' if spec.generative else 'examples'
+
+
+def _generative_request(spec: registry.ModelSpec, text: str, signature: str) -> Request:
+  """gan: `3` / `seed=3`; cgan: `7` / `digit=7` / `digit=7,seed=3` (seed 0 unless given)."""
+  if signature not in GENERATIVE_SIGNATURES:
+    raise ClientError(f'{spec.name}: signature must be one of '
+                      f'{", ".join(GENERATIVE_SIGNATURES)}, got {signature!r}')
+  conditional = 'label' in spec.features
+  keys = ('digit', 'seed') if conditional else ('seed',)
+  usage = ('a digit 0-9 (`7`, or `digit=7,seed=3`)' if conditional
+           else 'a noise seed (`3`, or `seed=3`)')
+  parts = [p.strip() for p in text.split(',') if p.strip()]
+  values: Dict[str, str] = {}
+  for i, part in enumerate(parts):
+    key, value = part.split('=', 1) if '=' in part else (keys[0] if i == 0 else '', part)
+    if key not in keys or key in values:
+      raise ClientError(f'{spec.name} takes {usage}, got {text!r}')
+    values[key] = value.strip()
+  try:
+    numbers = {k: int(v) for k, v in values.items()}
+  except ValueError:
+    raise ClientError(f'{spec.name} takes {usage}, got {text!r}') from None
+  if conditional and not 0 <= numbers.get('digit', -1) <= 9:
+    raise ClientError(f'{spec.name} takes {usage}, got {text!r}')
+  seed = numbers.get('seed', 0)
+  if seed < 0:
+    raise ClientError(f'{spec.name}: the seed must be 0 or more, got {seed}')
+  if signature == 'seed':
+    tensors = {'seed': np.array([seed], dtype=np.int64)}
+  else:
+    tensors = {'noise': np.random.default_rng(seed).standard_normal(
+        (1, NOISE_SIZE)).astype(np.float32)}
+  if conditional:
+    tensors['digit'] = np.array([numbers['digit']], dtype=np.int64)
+  return Request(spec.name, GENERATIVE_SIGNATURES[signature], tensors)
+
+
+def build_request(spec: registry.ModelSpec, text: str, signature: Optional[str] = None,
                   int_features: Optional[List[str]] = None) -> Request:
   """The request for `text` (see the module docstring). int_features: the features the schema
   declares INT (they travel as int64 in a tf.Example)."""
+  signature = signature or default_signature(spec)
+  if spec.generative:
+    return _generative_request(spec, text, signature)
   if signature not in SIGNATURES:
     raise ClientError(f'signature must be one of {", ".join(SIGNATURES)}, got {signature!r}')
   name = SIGNATURES[signature]
@@ -244,9 +291,10 @@ def predict_rest(request: Request, host: str, port: int, single_output: str,
 
 def write_image(outputs: Dict[str, np.ndarray], path: str) -> None:
   """Writes the first image answer (pixel values 0-255) as a PNG file."""
-  if 'reconstruction' not in outputs:
+  name = next((n for n in ('reconstruction', 'images') if n in outputs), None)
+  if name is None:
     raise ClientError(f'--output: this model answers {", ".join(sorted(outputs))}, not an image')
-  pixels = np.clip(np.rint(np.asarray(outputs['reconstruction'])[0]), 0, 255).astype(np.uint8)
+  pixels = np.clip(np.rint(np.asarray(outputs[name])[0]), 0, 255).astype(np.uint8)
   with open(path, 'wb') as f:
     f.write(_png(pixels))
 
@@ -254,6 +302,8 @@ def write_image(outputs: Dict[str, np.ndarray], path: str) -> None:
 def single_output(spec: registry.ModelSpec) -> str:
   """The name of the output of a signature that has only one (REST then answers bare values):
   the translation, or a regressor's label."""
+  if spec.generative:
+    return 'images'
   return 'translation' if spec.task == 'translation' else spec.label
 
 
@@ -283,6 +333,10 @@ def _text(value) -> str:
 def describe(spec: registry.ModelSpec, outputs: Dict[str, np.ndarray]) -> str:
   """`mammal (probability 0.98)`, `7 (probability 0.999; next 1: 0.0004)`, `y = 5.0000`,
   `word (letter d, probability 0.97)`, `사랑`."""
+  if 'images' in outputs:
+    pixels = np.asarray(outputs['images'])[0]
+    return (f'a {"x".join(str(n) for n in pixels.shape)} image, ink on '
+            f'{np.mean(pixels > 127):.0%} of its pixels (--output FILE.png writes it)')
   if 'reconstruction' in outputs:
     return (f'reconstructed with mean squared error {float(np.ravel(outputs["error"])[0]):.4f} '
             '(pixels scaled to [0, 1])')

@@ -2,6 +2,7 @@
 
   CsvExampleGen | TfdsExampleGen -> StatisticsGen -> ImportSchemaGen (curated schema)
   -> StrictExampleValidator (anomalies stop the run) -> Transform -> Trainer
+  (+ ReferenceTrainer: the GANs' judge, a classifier trained on the same data)
   -> Evaluator (+ latest blessed model as baseline) -> AtomicPusher
 
 The Evaluator is TFX's (TFMA) or, for metrics TFMA cannot compute (a generated word),
@@ -147,12 +148,15 @@ def create_pipeline(spec: registry.ModelSpec,
                     data_path: Optional[str] = None,
                     train_steps: Optional[int] = None,
                     gates: Optional[Sequence[registry.Gate]] = None,
-                    tfds_manual_dir: Optional[str] = None) -> tfx.dsl.Pipeline:
+                    tfds_manual_dir: Optional[str] = None,
+                    container_root: Optional[str] = None) -> tfx.dsl.Pipeline:
   """Builds the TFX pipeline for `spec`.
 
   data_path overrides a CSV model's file; train_steps the step count; gates the thresholds
   (tests use an impossible one to check that an unblessed model is never pushed);
   tfds_manual_dir lets TFDS prepare a dataset from its original files without downloading.
+  container_root: the same pipeline for a container image holding this project there
+  (Kubeflow / Vertex, pipelines/kubeflow.py; see _in_container); None: this machine.
   """
   if gates is not None:
     spec = dataclasses.replace(spec, gates=tuple(gates))
@@ -182,6 +186,20 @@ def create_pipeline(spec: registry.ModelSpec,
       train_args=tfx.proto.TrainArgs(num_steps=train_steps or spec.train_steps),
       eval_args=tfx.proto.EvalArgs(num_steps=spec.eval_steps),
       custom_config=config)
+  reference_trainer = None
+  if spec.reference_model:
+    # The judge the QualityEvaluator hands to evaluate_fn: a registered classifier trained here
+    # on the same examples through the same Transform graph (its module's preprocessing is the
+    # same; images.preprocessing_fn), cached like any Trainer and part of the run's lineage.
+    reference = registry.get_spec(spec.reference_model)
+    reference_trainer = tfx.components.Trainer(
+        module_file=reference.module_file,
+        examples=example_gen.outputs['examples'],
+        transform_graph=transform.outputs['transform_graph'],
+        schema=schema_gen.outputs['schema'],
+        train_args=tfx.proto.TrainArgs(num_steps=spec.reference_steps),
+        eval_args=tfx.proto.EvalArgs(num_steps=reference.eval_steps),
+        custom_config=module_config(reference)).with_id('ReferenceTrainer')
   baseline_resolver = tfx.dsl.Resolver(
       strategy_class=baseline.LatestBlessedOtherModelStrategy,
       candidate=trainer.outputs['model'],
@@ -193,6 +211,7 @@ def create_pipeline(spec: registry.ModelSpec,
         examples=example_gen.outputs['examples'],
         model=trainer.outputs['model'],
         baseline_model=baseline_resolver.outputs['model'],
+        reference_model=reference_trainer.outputs['model'] if reference_trainer else None,
         module_file=spec.module_file,
         module_fingerprint=module_fingerprint(spec),
         gates=[QualityGate(metric=g.key, bound=g.bound, higher_is_better=g.higher_is_better,
@@ -213,12 +232,63 @@ def create_pipeline(spec: registry.ModelSpec,
               base_directory=paths.serving_dir(spec.name)))).with_id('Pusher')
 
   components: List = [example_gen, statistics_gen, schema_gen, example_validator, transform,
-                      trainer, baseline_resolver, evaluator, pusher]
+                      trainer] + ([reference_trainer] if reference_trainer else []) + [
+                          baseline_resolver, evaluator, pusher]
+  if container_root is not None:  # Kubeflow / Vertex: see _in_container
+    components = _in_container(components, spec, container_root)
   return tfx.dsl.Pipeline(
       pipeline_name=spec.name,
       pipeline_root=paths.pipeline_root(spec.name),
       components=components,
       enable_cache=True,
-      metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
-          paths.metadata_path(spec.name)),
+      metadata_connection_config=_metadata_connection(paths, spec, container_root),
       beam_pipeline_args=list(beam_args or []))
+
+
+def _metadata_connection(paths: Paths, spec: registry.ModelSpec, container_root: Optional[str]):
+  """This machine's ML Metadata (pipelines.metadata: SQLite, or MySQL when configured); none in
+  a container: Kubeflow / Vertex record the run in the cluster's own ML Metadata."""
+  if container_root is not None:
+    return None
+  from pipelines import metadata  # pylint: disable=g-import-not-at-top
+  return metadata.pipeline_connection_config(paths, spec.name)
+
+
+def _in_container(components: List, spec: registry.ModelSpec, container_root: str) -> List:
+  """The same components, for a container image holding this project at `container_root`
+  (Kubeflow Pipelines v2 / Vertex AI: pipelines/kubeflow.py):
+
+  - every parameter naming a file of this checkout (module files, the CSV folder) names it
+    under container_root instead; the schema is the curated file there (the content-named
+    copy under the work directory does not exist in the image). The module files are used
+    in place, not packaged as wheels: build with UNSUPPORTED_DO_NOT_PACKAGE_USER_MODULES=1
+    (TFX's switch), or compiling would look for container paths on this machine;
+  - the baseline resolver is TFX's LatestBlessedModelStrategy: Kubeflow's compiler turns only
+    that strategy and LatestArtifactStrategy into resolver tasks (tfx/orchestration/kubeflow/
+    v2/step_builder.py), not a custom ResolverStrategy such as baseline.py's. Same id and
+    output keys, so the Evaluator's input reads from it unchanged.
+  """
+  from tfx.components.util import udf_utils  # pylint: disable=g-import-not-at-top
+  if udf_utils.should_package_user_modules():
+    raise ValueError('container_root needs UNSUPPORTED_DO_NOT_PACKAGE_USER_MODULES=1 set before '
+                     'create_pipeline: the module files are in the image')
+  local_root = registry.PROJECT_ROOT + os.sep
+  schema_file = os.path.relpath(spec.source.schema_path, registry.PROJECT_ROOT)
+  result = []
+  for component in components:
+    if component.id == 'baseline_resolver':
+      component = tfx.dsl.Resolver(
+          strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+          model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+          model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+      ).with_id('baseline_resolver')
+    for key, value in component.exec_properties.items():
+      if isinstance(value, str) and (value + os.sep).startswith(local_root):
+        relative = os.path.relpath(value, registry.PROJECT_ROOT)
+        component.exec_properties[key] = '/'.join(
+            [container_root.rstrip('/')] + ([] if relative == '.' else relative.split(os.sep)))
+    if 'schema_file' in component.exec_properties:
+      component.exec_properties['schema_file'] = '/'.join(
+          [container_root.rstrip('/')] + schema_file.split(os.sep))
+    result.append(component)
+  return result

@@ -11,15 +11,29 @@ from typing import Dict, List, Optional, Tuple
 from google.protobuf import json_format
 from ml_metadata.proto import metadata_store_pb2
 
-from pipelines import summary
+from pipelines import metadata, summary
 
 
 class InspectionError(LookupError):
   """One line: what was looked for and not found."""
 
 
-def stores(metadata_dir: str, model: Optional[str] = None) -> Dict[str, str]:
-  """{pipeline: sqlite path} under metadata_dir (one pipeline if `model` is given)."""
+def stores(paths, model: Optional[str] = None) -> Dict[str, object]:
+  """{pipeline: its store} (one pipeline if `model` is given): each pipeline's SQLite file
+  under the work directory, or (pipelines.metadata: MySQL) the shared store's
+  ConnectionConfig for every pipeline recorded there."""
+  if metadata.shared():
+    recorded = metadata.pipelines(paths)
+    if model and model not in recorded:
+      raise InspectionError(f'no runs of {model} recorded in ML Metadata '
+                            f'({metadata.describe(paths)}); run `make run-pipeline '
+                            f'MODEL={model}` first')
+    if not recorded:
+      raise InspectionError(f'no pipeline has run yet (nothing recorded in '
+                            f'{metadata.describe(paths)})')
+    return {name: metadata.connection_config(paths, name)
+            for name in ([model] if model else recorded)}
+  metadata_dir = os.path.join(paths.home, 'metadata')
   if model:
     path = os.path.join(metadata_dir, f'{model}.sqlite')
     if not os.path.exists(path):
@@ -31,6 +45,13 @@ def stores(metadata_dir: str, model: Optional[str] = None) -> Dict[str, str]:
   if not found:
     raise InspectionError(f'no pipeline has run yet (no stores in {metadata_dir})')
   return found
+
+
+def _where(target) -> str:
+  """A store, for messages: its SQLite path, or MySQL host:port/database."""
+  if isinstance(target, str):
+    return target
+  return f'MySQL {target.mysql.host}:{target.mysql.port}/{target.mysql.database}'
 
 
 def _time(ms: int) -> str:
@@ -51,14 +72,17 @@ def run_outcome(run: summary.RunSummary) -> str:
   return 'incomplete'
 
 
-def runs(metadata_path: str) -> List[Tuple[metadata_store_pb2.Context, summary.RunSummary]]:
+def runs(metadata_path, pipeline: Optional[str] = None
+         ) -> List[Tuple[metadata_store_pb2.Context, summary.RunSummary]]:
+  """Every run in the store (summary.open_store's target); only `pipeline`'s if given."""
   store = summary.open_store(metadata_path)
-  return [(context, summary.summarize(store, context)) for context in summary.run_contexts(store)]
+  return [(context, summary.summarize(store, context, pipeline))
+          for context in summary.run_contexts(store, pipeline)]
 
 
-def format_runs(pipeline: str, metadata_path: str) -> str:
+def format_runs(pipeline: str, metadata_path) -> str:
   lines = []
-  for context, run in runs(metadata_path):
+  for context, run in runs(metadata_path, pipeline):
     store_executions = [c.seconds for c in run.components]
     took = sum(store_executions)
     lines.append(f'{pipeline}  run {run.run_id}  started {_time(context.create_time_since_epoch)}'
@@ -70,14 +94,14 @@ def format_runs(pipeline: str, metadata_path: str) -> str:
 
 # --- lineage ---------------------------------------------------------------------------------
 
-def _pushed_models(store) -> List[metadata_store_pb2.Artifact]:
-  pushed = [a for a in store.get_artifacts_by_type('PushedModel')
+def _pushed_models(store, pipeline: Optional[str] = None) -> List[metadata_store_pb2.Artifact]:
+  pushed = [a for a in summary.pipeline_artifacts(store, 'PushedModel', pipeline)
             if a.custom_properties['pushed'].int_value == 1]
   return sorted(pushed, key=lambda a: (a.create_time_since_epoch, a.id))
 
 
 def find_push(store, pipeline: str, version_path: Optional[str]) -> metadata_store_pb2.Artifact:
-  pushed = _pushed_models(store)
+  pushed = _pushed_models(store, pipeline)
   if not pushed:
     raise InspectionError(f'{pipeline} has pushed nothing yet (`tfzoo why-not-blessed '
                           f'{pipeline}` says why)')
@@ -125,7 +149,7 @@ def _details(store, execution: metadata_store_pb2.Execution,
   return ''
 
 
-def lineage(pipeline: str, metadata_path: str, version_path: Optional[str] = None) -> str:
+def lineage(pipeline: str, metadata_path, version_path: Optional[str] = None) -> str:
   """The run that pushed `version_path` (default: the latest push), component by component:
   what each produced (with URIs, and the run that first made it when it came from cache)."""
   store = summary.open_store(metadata_path)
@@ -133,7 +157,7 @@ def lineage(pipeline: str, metadata_path: str, version_path: Optional[str] = Non
   pusher = _producer(store, push.id)
   run = next(c for c in store.get_contexts_by_execution(pusher.id)
              if c.type_id == store.get_context_type('pipeline_run').id)
-  result = summary.summarize(store, run)
+  result = summary.summarize(store, run, pipeline)
   types = {t.id: t.name for t in store.get_artifact_types()}
   destination = push.custom_properties['pushed_destination'].string_value
   lines = [f'{destination}', f'  pipeline {result.pipeline}, run {run.name}']
@@ -158,10 +182,10 @@ def lineage(pipeline: str, metadata_path: str, version_path: Optional[str] = Non
 
 # --- why not blessed -------------------------------------------------------------------------
 
-def why_not_blessed(pipeline: str, metadata_path: str, run_id: Optional[str] = None) -> str:
+def why_not_blessed(pipeline: str, metadata_path, run_id: Optional[str] = None) -> str:
   """For the given run (default: the latest run that pushed nothing), why nothing was pushed:
   each gating metric, its threshold and its value, or the component that failed."""
-  all_runs = [run for _, run in runs(metadata_path)]
+  all_runs = [run for _, run in runs(metadata_path, pipeline)]
   if not all_runs:
     raise InspectionError(f'no runs of {pipeline} recorded')
   if run_id:
@@ -192,13 +216,18 @@ def why_not_blessed(pipeline: str, metadata_path: str, run_id: Optional[str] = N
 
 # --- TensorBoard -----------------------------------------------------------------------------
 
-def tensorboard_logdirs(metadata_path: str, all_runs: bool = False) -> List[Tuple[str, str]]:
-  """[(name, model_run directory)] of the latest Trainer execution, or of every one."""
+def tensorboard_logdirs(metadata_path, all_runs: bool = False,
+                        pipeline: Optional[str] = None) -> List[Tuple[str, str]]:
+  """[(name, model_run directory)] of the latest Trainer execution, or of every one (the
+  model's Trainer only: a GAN pipeline's ReferenceTrainer logs its judge's training)."""
   store = summary.open_store(metadata_path)
-  model_runs = sorted(store.get_artifacts_by_type('ModelRun'),
+  node_type = store.get_context_type('node')
+  model_runs = sorted(summary.pipeline_artifacts(store, 'ModelRun', pipeline),
                       key=lambda a: (a.create_time_since_epoch, a.id))
-  model_runs = [a for a in model_runs if os.path.isdir(a.uri)]
+  model_runs = [a for a in model_runs if os.path.isdir(a.uri) and (
+      (producer := _producer(store, a.id)) is None
+      or summary.node_name(store, producer.id, node_type.id) == 'Trainer')]
   if not model_runs:
-    raise InspectionError(f'no training logs recorded in {metadata_path}')
+    raise InspectionError(f'no training logs recorded in {_where(metadata_path)}')
   chosen = model_runs if all_runs else model_runs[-1:]
   return [(f'trainer-{a.id}', a.uri) for a in chosen]

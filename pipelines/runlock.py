@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-from typing import Callable, Iterator, List
+from typing import Callable, Iterator, List, Optional
 
 
 @contextlib.contextmanager
@@ -37,21 +37,35 @@ def pipeline_lock(lock_path: str, on_wait: Callable[[str], None]) -> Iterator[No
       fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def cancel_stale_executions(metadata_path: str) -> List[str]:
+def cancel_stale_executions(metadata_path, pipeline: Optional[str] = None,
+                            cancel: bool = True) -> List[str]:
   """Marks executions left RUNNING by a killed run CANCELED; returns their node names.
-  Call only while holding the pipeline's lock (then nothing else can be running)."""
-  if not os.path.exists(metadata_path):
+  Call only while holding the pipeline's lock (then nothing else can be running).
+
+  `metadata_path`: the pipeline's SQLite file, or a ConnectionConfig (summary.open_store);
+  `pipeline`: only that pipeline's executions (a store shared by several). cancel=False only
+  names them: in a store shared by several machines (MySQL) the lock is this machine's, and a
+  RUNNING execution may be another machine's live run.
+  """
+  if isinstance(metadata_path, str) and not os.path.exists(metadata_path):
     return []
   from ml_metadata.proto import metadata_store_pb2  # pylint: disable=g-import-not-at-top
   from pipelines import summary  # pylint: disable=g-import-not-at-top
 
   store = summary.open_store(metadata_path, read_only=False)
-  stale = [e for e in store.get_executions()
+  if pipeline is None:
+    executions = store.get_executions()
+  else:
+    context = summary.pipeline_context(store, pipeline)
+    executions = store.get_executions_by_context(context.id) if context else []
+  stale = [e for e in executions
            if e.last_known_state == metadata_store_pb2.Execution.RUNNING]
   if not stale:
     return []
   node_type = store.get_context_type('node')
   names = [summary.node_name(store, e.id, node_type.id) for e in stale]
+  if not cancel:
+    return names
   for execution in stale:
     execution.last_known_state = metadata_store_pb2.Execution.CANCELED
     execution.custom_properties['tfzoo_note'].string_value = (

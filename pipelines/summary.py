@@ -11,6 +11,7 @@ import json
 import os
 from typing import Dict, List, Optional
 
+from ml_metadata import errors
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
@@ -80,7 +81,12 @@ class RunSummary:
     return '\n'.join(lines)
 
 
-def open_store(metadata_path: str, read_only: bool = True) -> metadata_store.MetadataStore:
+def open_store(target, read_only: bool = True) -> metadata_store.MetadataStore:
+  """`target`: a pipeline's SQLite file, or a ConnectionConfig (pipelines.metadata: MySQL)."""
+  if not isinstance(target, str):
+    from pipelines import metadata  # pylint: disable=g-import-not-at-top
+    return metadata.open_store(target)
+  metadata_path = target
   config = metadata_store_pb2.ConnectionConfig()
   config.sqlite.filename_uri = metadata_path
   config.sqlite.connection_mode = (
@@ -89,10 +95,39 @@ def open_store(metadata_path: str, read_only: bool = True) -> metadata_store.Met
   return metadata_store.MetadataStore(config)
 
 
-def run_contexts(store: metadata_store.MetadataStore) -> List[metadata_store_pb2.Context]:
-  """All runs of the pipeline(s) in this store, oldest first."""
-  runs = store.get_contexts_by_type('pipeline_run')
+def pipeline_context(store, pipeline: str) -> Optional[metadata_store_pb2.Context]:
+  try:
+    return store.get_context_by_type_and_name('pipeline', pipeline)
+  except errors.NotFoundError:  # a store nothing has been recorded in yet
+    return None
+
+
+def run_contexts(store: metadata_store.MetadataStore,
+                 pipeline: Optional[str] = None) -> List[metadata_store_pb2.Context]:
+  """All runs of the pipeline(s) in this store, oldest first; only `pipeline`'s if given (a
+  store shared by several pipelines: MySQL)."""
+  if pipeline is None:
+    runs = store.get_contexts_by_type('pipeline_run')
+  else:
+    context = pipeline_context(store, pipeline)
+    runs = [c for c in store.get_children_contexts_by_context(context.id)
+            if c.type_id == store.get_context_type('pipeline_run').id] if context else []
   return sorted(runs, key=lambda c: (c.create_time_since_epoch, c.id))
+
+
+def pipeline_artifacts(store, type_name: str,
+                       pipeline: Optional[str] = None) -> List[metadata_store_pb2.Artifact]:
+  """Every artifact of `type_name` in the store; only `pipeline`'s if given."""
+  if pipeline is None:
+    return list(store.get_artifacts_by_type(type_name))
+  context = pipeline_context(store, pipeline)
+  if context is None:
+    return []
+  try:
+    type_id = store.get_artifact_type(type_name).id
+  except errors.NotFoundError:
+    return []
+  return [a for a in store.get_artifacts_by_context(context.id) if a.type_id == type_id]
 
 
 def node_name(store, execution_id: int, node_type_id: int) -> str:
@@ -113,8 +148,8 @@ def _outputs(store, execution_id: int) -> Dict[str, List[metadata_store_pb2.Arti
   return outputs
 
 
-def summarize(store: metadata_store.MetadataStore,
-              run: metadata_store_pb2.Context) -> RunSummary:
+def summarize(store: metadata_store.MetadataStore, run: metadata_store_pb2.Context,
+              pipeline: Optional[str] = None) -> RunSummary:
   node_type = store.get_context_type('node')
   executions = sorted(store.get_executions_by_context(run.id),
                       key=lambda e: (e.create_time_since_epoch, e.id))
@@ -127,7 +162,7 @@ def summarize(store: metadata_store.MetadataStore,
     components.append(ComponentRun(
         node=node_name(store, e.id, node_type.id), state=state,
         seconds=seconds, outputs=_outputs(store, e.id)))
-  pipeline = next((c.name for c in store.get_contexts_by_type('pipeline')), '?')
+  pipeline = pipeline or next((c.name for c in store.get_contexts_by_type('pipeline')), '?')
   summary = RunSummary(pipeline=pipeline, run_id=run.name, components=components, metrics=[],
                        blessed=None, pushed_to=None)
   trainer = summary.component('Trainer')
@@ -151,10 +186,11 @@ def summarize(store: metadata_store.MetadataStore,
   return summary
 
 
-def latest_run(metadata_path: str) -> Optional[RunSummary]:
-  store = open_store(metadata_path)
-  runs = run_contexts(store)
-  return summarize(store, runs[-1]) if runs else None
+def latest_run(target, pipeline: Optional[str] = None) -> Optional[RunSummary]:
+  """The latest run in `target` (open_store's); of `pipeline` if given."""
+  store = open_store(target)
+  runs = run_contexts(store, pipeline)
+  return summarize(store, runs[-1], pipeline) if runs else None
 
 
 # components/quality_evaluator writes its result here (it imports this name; this module

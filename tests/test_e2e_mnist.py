@@ -109,3 +109,71 @@ def test_autoencoder_fast_pipeline_is_gated_by_the_quality_evaluator(
   assert answer.returncode == 0, answer.stdout + answer.stderr
   assert f': reconstructed with mean squared error {errors[0]:.4f}' in answer.stdout, answer.stdout
   assert tf.io.decode_png(tf.io.read_file(out)).shape == (28, 28, 1)
+
+
+def test_cgan_fast_pipeline_is_judged_by_its_reference_classifier(
+    project, tmp_path, tfds_data_dir, mnist_manual_dir):
+  """The cgan pipeline end to end with its judge: a ReferenceTrainer (the mlp) trained in the
+  same run, handed to the QualityEvaluator. Fast mode keeps the real gate (every digit drawn
+  as itself in >= 90% of samples), which 1,000 steps cannot reach: not blessed, nothing
+  pushed, and why-not-blessed names the worst digit's agreement. The same run with the gate
+  set to 0 reuses every trained model from cache, re-evaluates, blesses and pushes; the
+  pushed model then draws a digit through both signatures and the client."""
+  from pipelines import registry, summary  # pylint: disable=g-import-not-at-top
+  home = str(tmp_path)
+  metadata = os.path.join(home, 'metadata', 'cgan_fast.sqlite')
+  serving = os.path.join(home, 'serving', 'cgan_fast')
+  common = ('--tfds-manual-dir', mnist_manual_dir)
+  result = run_tfzoo(project, home, 'run', 'cgan', '--fast', *common,
+                     TFDS_DATA_DIR=tfds_data_dir)
+  assert result.returncode == 3, result.stdout + result.stderr
+  states = node_states(metadata)
+  assert all(states[c] == 'executed' for c in COMPONENTS + ['ReferenceTrainer']), states
+  match = re.search(r'metric min_digit_agreement = (\S+) +\(gate: >= 0.9\) FAILED', result.stdout)
+  assert match and float(match.group(1)) < 0.9, result.stdout
+  match = re.search(r'metric reference_accuracy = (\S+) +\(gate: >= 0.9\) passed', result.stdout)
+  assert match and 0.9 <= float(match.group(1)) < 1.0, result.stdout
+  assert not versions(serving)
+
+  store = summary.open_store(metadata)
+  run = summary.summarize(store, summary.run_contexts(store)[-1])
+  [reference] = run.component('ReferenceTrainer').outputs['model']
+  [evaluation] = run.component('Evaluator').outputs['evaluation']
+  props = evaluation.custom_properties
+  assert props['reference_model'].string_value == reference.uri
+  assert props['metric:reference_accuracy'].double_value == pytest.approx(
+      float(match.group(1)), rel=1e-4)
+  agreement = [props[f'metric:digit_{d}_agreement'].double_value for d in range(10)]
+  assert props['metric:min_digit_agreement'].double_value == pytest.approx(min(agreement))
+  assert props['gate:min_digit_agreement'].string_value.startswith('>= 0.9: FAILED')
+  # The model's own training logs, not the judge's, and the seed's picture: one row per digit.
+  assert run.tensorboard_dir.startswith(os.path.join(home, 'pipelines', 'cgan_fast', 'Trainer'))
+  assert run.pictures == [os.path.join(run.tensorboard_dir, 'pictures', 'samples.png')]
+  assert tf.io.decode_png(tf.io.read_file(run.pictures[0])).shape[0] >= 500
+  why = run_tfzoo(project, home, 'why-not-blessed', 'cgan_fast')
+  assert re.search(r'min_digit_agreement = \S+, threshold >= 0.9: FAILED', why.stdout), why
+
+  result = run_tfzoo(project, home, 'run', 'cgan', '--fast', '--gate', 'min_digit_agreement=0',
+                     *common, TFDS_DATA_DIR=tfds_data_dir)
+  assert result.returncode == 0, result.stdout + result.stderr
+  states = node_states(metadata)
+  assert states['Trainer'] == states['ReferenceTrainer'] == 'cached', states
+  assert states['Evaluator'] == 'executed', states
+  [version] = versions(serving)
+  lineage = run_tfzoo(project, home, 'lineage', 'cgan_fast')
+  assert re.search(r'ReferenceTrainer \(cached\)\n    model: Model #\d+ ' + re.escape(reference.uri),
+                   lineage.stdout), lineage.stdout
+
+  model = tf.saved_model.load(os.path.join(serving, version))
+  seven = model.signatures['from_seed'](seed=tf.constant([3, 3], tf.int64),
+                                        digit=tf.constant([7, 7], tf.int64))['images'].numpy()
+  assert seven.shape == (2, 28, 28) and 0 <= seven.min() and seven.max() <= 255
+  np.testing.assert_array_equal(seven[0], seven[1])
+  out = str(tmp_path / 'seven.png')
+  answer = run_tfzoo(project, home, 'predict', 'cgan_fast', 'digit=7,seed=3', '--local',
+                     '--signature', 'seed', '--output', out)
+  assert answer.returncode == 0, answer.stdout + answer.stderr
+  assert 'cgan_fast [from_seed @ ' in answer.stdout, answer.stdout
+  written = tf.io.decode_png(tf.io.read_file(out)).numpy()[..., 0]
+  np.testing.assert_array_equal(written, np.clip(np.rint(seven[0]), 0, 255).astype(np.uint8))
+  assert registry.fast_spec(registry.get_spec('cgan')).gates[0].bound == 0.9

@@ -330,3 +330,116 @@ def test_autoencoder_trains_exports_and_evaluates(tmp_path, mnist_data):
   path = module.write_reconstruction_picture(fn_args)
   assert path == str(tmp_path / 'run' / 'pictures' / 'reconstructions.png')
   assert tf.io.decode_png(tf.io.read_file(path)).shape[0] >= 150  # two rows
+
+
+class _LinearJudge(tf.Module):
+  """A stand-in reference classifier with the signatures the GAN evaluation calls: softmax of
+  a fixed random linear map of the pixels (so the test can compute its answers itself)."""
+
+  def __init__(self, seed: int = 0):
+    super().__init__()
+    self.weights = tf.constant(np.random.default_rng(seed).normal(size=(784, 10)) / 300.0,
+                               tf.float32)
+
+  def probabilities(self, pixels):  # pixels 0-255, [N, 28, 28]
+    return tf.nn.softmax(tf.reshape(pixels, [-1, 784]) @ self.weights)
+
+  @property
+  def signatures(self):
+    def by_pixels(images):
+      return {'probabilities': self.probabilities(images)}
+
+    def by_examples(examples):
+      parsed = tf.io.parse_example(examples, {'image': tf.io.FixedLenFeature([], tf.string)})
+      pixels = tf.cast(images.decode_images(parsed['image'])[..., 0], tf.float32)
+      return {'class_ids': tf.argmax(self.probabilities(pixels), axis=1)}
+
+    return {'serving_raw': by_pixels, 'serving_default': by_examples}
+
+
+@pytest.mark.parametrize('name', ['gan', 'cgan'])
+def test_gan_trains_exports_and_is_judged(name, tmp_path, mnist_data):
+  """Adversarial training steps move both networks; the export's two signatures draw what
+  the in-memory averaged generator draws (one seed, one picture; a digit outside 0-9 is
+  refused); evaluate_fn's metrics are what the judge says about the samples; the seed's
+  sample grid is written."""
+  from models.common import generative  # pylint: disable=g-import-not-at-top
+  spec = registry.get_spec(name)
+  conditional = name == 'cgan'
+  module = module_of(spec)
+  tf_transform_output = tft.TFTransformOutput(transform_output(name))
+  _, rows = read_mnist_rows(spec)
+  raw = {'image': tf.constant([r['image'] for r in rows]),
+         'label': tf.constant([r['label'] for r in rows], tf.int64)}
+  transformed = tf_transform_output.transform_raw_features(raw)
+  data = tf.data.Dataset.from_tensors(
+      ({transformed_name('image'): transformed[transformed_name('image')]},
+       transformed[transformed_name('label')])).repeat()
+
+  keras.utils.set_random_seed(0)
+  gan = module.build_model()
+  assert gan.conditional == conditional
+  before = {'generator': gan.generator.get_weights(), 'averaged': gan.averaged.get_weights(),
+            'discriminator': gan.discriminator.get_weights()}
+  history = gan.fit(data, epochs=1, steps_per_epoch=5, verbose=0).history
+  assert all(np.isfinite(history[k][-1]) for k in ('d_loss', 'g_loss')), history
+  for part, weights in before.items():
+    now = getattr(gan, part).get_weights()
+    assert any(not np.allclose(a, b) for a, b in zip(weights, now)), part
+  # The averaged generator moves by (1 - 0.999) of each step: it trails the generator.
+  drift = [np.abs(a - g).max() for a, g in zip(gan.averaged.get_weights(),
+                                                 gan.generator.get_weights())]
+  assert max(drift) > 0
+
+  export_dir = str(tmp_path / 'export')
+  generative.export_model(gan.averaged, conditional, export_dir)
+  served = tf.saved_model.load(export_dir)
+  assert set(served.signatures) == {'serving_default', 'from_seed'}
+  noise = generative.evaluation_noise(6)
+  digits = np.array([0, 1, 2, 7, 8, 9])
+  drawn = generative.generate(served, conditional, digits, noise)
+  assert drawn.shape == (6, 28, 28)
+  np.testing.assert_allclose(drawn, gan.averaged([noise, digits])[..., 0].numpy(), atol=1e-5)
+  conditions = {'digit': tf.constant([7, 7, 3], tf.int64)} if conditional else {}
+  by_seed = served.signatures['from_seed'](seed=tf.constant([5, 5, 6], tf.int64),
+                                           **conditions)['images'].numpy()
+  np.testing.assert_array_equal(by_seed[0], by_seed[1])
+  assert np.abs(by_seed[0] - by_seed[2]).max() > 1.0
+  if conditional:
+    with pytest.raises(tf.errors.InvalidArgumentError, match='digit must be 0-9'):
+      served.signatures['serving_default'](noise=tf.constant(noise[:1]),
+                                           digit=tf.constant([10], tf.int64))
+
+  judge = _LinearJudge()
+  examples = [tf.train.Example(features=tf.train.Features(feature={
+      'image': tf.train.Feature(bytes_list=tf.train.BytesList(value=r['image'])),
+      'label': tf.train.Feature(int64_list=tf.train.Int64List(value=r['label']))}))
+      .SerializeToString() for r in rows]
+  metrics = module.evaluate_fn(served, examples, {}, reference=judge)['metrics']
+  every = np.repeat(np.arange(10), generative.SAMPLES_PER_DIGIT)
+  samples = generative.generate(served, conditional, every,
+                                generative.evaluation_noise(len(every)))
+  probabilities = judge.probabilities(tf.constant(samples * 255.0, tf.float32)).numpy()
+  read_as = probabilities.argmax(axis=1)
+  pixels = tf.cast(transformed[transformed_name('image')][..., 0] * 255.0, tf.float32)
+  truth = np.array([r['label'][0] for r in rows])
+  assert metrics['reference_accuracy'] == pytest.approx(
+      np.mean(judge.probabilities(pixels).numpy().argmax(axis=1) == truth))
+  assert metrics['mean_confidence'] == pytest.approx(probabilities.max(axis=1).mean(), rel=1e-5)
+  if conditional:
+    agreement = [np.mean(read_as[every == d] == d) for d in range(10)]
+    assert metrics['min_digit_agreement'] == pytest.approx(min(agreement))
+    assert metrics['digit_3_agreement'] == pytest.approx(agreement[3])
+  else:
+    shares = np.bincount(read_as, minlength=10) / len(read_as)
+    assert metrics['min_digit_share'] == pytest.approx(shares.min())
+    assert sum(metrics[f'digit_{d}_share'] for d in range(10)) == pytest.approx(1.0)
+  with pytest.raises(ValueError, match='reference classifier'):
+    module.evaluate_fn(served, examples, {})
+
+  fn_args = types.SimpleNamespace(serving_model_dir=export_dir,
+                                  model_run_dir=str(tmp_path / 'run'))
+  path = generative.write_samples_picture(fn_args, conditional, title=name)
+  assert path == str(tmp_path / 'run' / 'pictures' / 'samples.png')
+  picture = tf.io.decode_png(tf.io.read_file(path))
+  assert picture.shape[0] >= 500  # ten rows

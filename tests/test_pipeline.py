@@ -17,7 +17,7 @@ from pipelines.paths import Paths
 
 
 def test_unknown_and_path_like_model_names_are_refused():
-  with pytest.raises(registry.UnknownModelError, match='must be one of autocomplete, autoencoder, classifier, cnn, dnn, '):
+  with pytest.raises(registry.UnknownModelError, match='must be one of autocomplete, autoencoder, cgan, classifier, cnn, dnn, gan, '):
     registry.get_spec('resnet')
   for bad in ('../classifier', 'classifier/..', '/etc/passwd', 'Classifier', ''):
     with pytest.raises(registry.UnknownModelError, match='invalid MODEL'):
@@ -36,6 +36,8 @@ def test_every_spec_has_its_module_schema_and_data(name):
   defined |= {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets
               if isinstance(t, ast.Name)}
   assert {'preprocessing_fn', 'run_fn', 'build_model'} <= defined
+  if spec.evaluator == 'quality':
+    assert 'evaluate_fn' in defined
 
 
 def test_eval_config_gates_value_and_change():
@@ -146,7 +148,39 @@ def test_seq2seq_is_gated_by_the_quality_evaluator(tmp_path, monkeypatch):
   assert factory.module_fingerprint(spec) != before
 
 
-VALID = 'autocomplete, autoencoder, classifier, cnn, dnn, linear, mlp, mlp_bn, mlp_dropout, rnn, seq2seq'
+@pytest.mark.parametrize('name', ['gan', 'cgan'])
+def test_gans_train_their_judge_beside_them(name, tmp_path):
+  """A GAN pipeline trains the mlp (its own module, the same examples and Transform graph)
+  as ReferenceTrainer and hands its model to the QualityEvaluator; fast mode slices the
+  judge's data with the GAN's and keeps the real gate on the samples."""
+  import json  # pylint: disable=g-import-not-at-top
+  spec = registry.get_spec(name)
+  pipeline = factory.create_pipeline(spec, Paths(str(tmp_path)))
+  nodes = {c.id: c for c in pipeline.components}
+  reference, trainer, evaluator = (nodes[n] for n in ('ReferenceTrainer', 'Trainer',
+                                                      'Evaluator'))
+  assert reference.exec_properties['module_file'] == registry.get_spec('mlp').module_file
+  assert trainer.exec_properties['module_file'] == spec.module_file
+  assert json.loads(reference.exec_properties['custom_config'])['model'] == 'mlp'
+  assert json.loads(reference.exec_properties['train_args'])['num_steps'] == 3000  # 5 epochs
+  assert reference.inputs['examples'] is trainer.inputs['examples']
+  assert reference.inputs['transform_graph'] is trainer.inputs['transform_graph']
+  assert evaluator.inputs['reference_model'] is reference.outputs['model']
+  assert evaluator.inputs['model'] is trainer.outputs['model']
+  gates = {g['metric']: g['bound'] for g in json.loads(evaluator.exec_properties['gates'])}
+  assert gates['reference_accuracy'] == 0.97
+  assert gates['min_digit_agreement' if name == 'cgan' else 'min_digit_share'] == (
+      0.9 if name == 'cgan' else 0.05)
+
+  fast = registry.fast_spec(spec)
+  assert fast.reference_steps == 500 and fast.train_steps == 1000
+  assert fast.gates[0] == spec.gates[0]  # the real gate: fast GANs are (rightly) refused
+  assert 'ReferenceTrainer' not in {c.id for c in factory.create_pipeline(
+      registry.get_spec('mlp'), Paths(str(tmp_path))).components}
+
+
+VALID = ('autocomplete, autoencoder, cgan, classifier, cnn, dnn, gan, linear, mlp, mlp_bn, '
+         'mlp_dropout, rnn, seq2seq')
 
 
 def test_fast_mode_is_its_own_pipeline_with_sliced_data_and_a_lower_gate():

@@ -174,6 +174,46 @@ def test_image_requests(tmp_path):
     client.build_request(spec, str(text))
 
 
+def test_generator_requests():
+  """gan: a seed; cgan: the digit wanted (and a seed). `noise` carries the 128 numbers drawn
+  from the seed (the same seed, the same noise); `seed` lets the model draw them."""
+  gan, cgan = registry.get_spec('gan'), registry.get_spec('cgan')
+  request = client.build_request(gan, '3')
+  assert request.signature == 'serving_default' and set(request.tensors) == {'noise'}
+  noise = request.tensors['noise']
+  assert noise.shape == (1, 128) and noise.dtype == np.float32
+  np.testing.assert_array_equal(noise, client.build_request(gan, 'seed=3').tensors['noise'])
+  assert np.abs(noise - client.build_request(gan, '4').tensors['noise']).max() > 0.1
+  assert abs(float(noise.mean())) < 0.3 and 0.7 < float(noise.std()) < 1.3
+
+  request = client.build_request(cgan, 'digit=7,seed=3')
+  assert sorted(request.tensors) == ['digit', 'noise']
+  assert request.tensors['digit'].tolist() == [7] and request.tensors['digit'].dtype == np.int64
+  np.testing.assert_array_equal(request.tensors['noise'], noise)
+  assert client.build_request(cgan, '7').rest()['inputs']['digit'] == [7]
+  by_seed = client.build_request(cgan, '7,seed=5', 'seed')
+  assert by_seed.signature == 'from_seed'
+  assert by_seed.rest() == {'signature_name': 'from_seed', 'inputs': {'seed': [5], 'digit': [7]}}
+  assert tf.make_ndarray(by_seed.grpc().inputs['seed']).dtype == np.int64
+
+  for spec, text, message in [(cgan, '12', 'cgan takes a digit 0-9'),
+                              (cgan, 'seed=3', 'cgan takes a digit 0-9'),
+                              (cgan, 'seven', 'cgan takes a digit 0-9'),
+                              (gan, 'digit=7', 'gan takes a noise seed'),
+                              (gan, '-1', 'the seed must be 0 or more')]:
+    with pytest.raises(client.ClientError, match=message):
+      client.build_request(spec, text)
+  with pytest.raises(client.ClientError, match='signature must be one of noise, seed'):
+    client.build_request(gan, '3', 'examples')
+  with pytest.raises(client.ClientError, match='signature must be one of examples, raw'):
+    client.build_request(registry.get_spec('cnn'), 'x.png', 'noise')
+  image = np.zeros((1, 28, 28), np.float32)
+  image[0, 4:24, 12:16] = 255.0
+  assert client.describe(cgan, {'images': image}) == \
+      'a 28x28 image, ink on 10% of its pixels (--output FILE.png writes it)'
+  assert client.single_output(gan) == 'images'
+
+
 def test_answers_are_described_readably():
   cnn, classifier, linear = (registry.get_spec(m) for m in ('cnn', 'classifier', 'linear'))
   probabilities = np.array([[0.001, 0.004, 0, 0, 0, 0, 0, 0.995, 0, 0]])

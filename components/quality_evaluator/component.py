@@ -11,8 +11,10 @@ model are not such metrics. This component calls the model module's
                                                     'samples': {input: output}}
 
 on the eval split (`model` is the served SavedModel, loaded; `examples` the split's serialized
-tf.Examples), checks each gate — an absolute bound, and no worse than the baseline model by more
-than `max_regression`, as TFMA's value and change thresholds do — and writes:
+tf.Examples; with a `reference_model` input — a judge, e.g. the classifier that reads a GAN's
+digits — evaluate_fn also gets `reference=` that SavedModel, loaded), checks each gate — an
+absolute bound, and no worse than the baseline model by more than `max_regression`, as TFMA's
+value and change thresholds do — and writes:
 
   evaluation  ModelEvaluation: quality_metrics.json (metrics, gates, samples, baseline metrics);
               every metric and gate also as custom properties in ML Metadata
@@ -49,6 +51,9 @@ class QualityEvaluatorSpec(ComponentSpec):
       'examples': ChannelParameter(type=standard_artifacts.Examples),
       'model': ChannelParameter(type=standard_artifacts.Model),
       'baseline_model': ChannelParameter(type=standard_artifacts.Model, optional=True),
+      # A model the evaluation uses as an instrument (both candidate and baseline are judged
+      # by it), e.g. the reference classifier for generated digits.
+      'reference_model': ChannelParameter(type=standard_artifacts.Model, optional=True),
   }
   OUTPUTS = {
       'evaluation': ChannelParameter(type=standard_artifacts.ModelEvaluation),
@@ -65,10 +70,12 @@ class QualityEvaluator(base_component.BaseComponent):
                module_file: str, module_fingerprint: str,
                gates: Sequence[executor.QualityGate],
                baseline_model: Optional[types.BaseChannel] = None,
+               reference_model: Optional[types.BaseChannel] = None,
                custom_config: Optional[Mapping[str, Any]] = None,
                example_split: str = 'eval'):
     super().__init__(spec=QualityEvaluatorSpec(
         examples=examples, model=model, baseline_model=baseline_model,
+        reference_model=reference_model,
         module_file=module_file, module_fingerprint=module_fingerprint,
         gates=json.dumps([g.to_json() for g in gates]),
         custom_config=json.dumps(dict(custom_config or {}), sort_keys=True),

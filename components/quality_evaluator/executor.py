@@ -86,9 +86,14 @@ class Executor(base_executor.BaseExecutor):
     examples = read_examples(artifact_utils.get_single_instance(input_dict['examples']),
                              exec_properties[EXAMPLE_SPLIT_KEY])
 
+    def load(model_artifact):
+      return tf.saved_model.load(path_utils.serving_model_path(model_artifact.uri))
+
+    reference_model = (input_dict.get('reference_model') or [None])[0]
+    extra = {'reference': load(reference_model)} if reference_model is not None else {}
+
     def evaluate(model_artifact) -> Dict[str, Any]:
-      model_dir = path_utils.serving_model_path(model_artifact.uri)
-      result = evaluate_fn(tf.saved_model.load(model_dir), examples, config)
+      result = evaluate_fn(load(model_artifact), examples, config, **extra)
       result['metrics'] = {k: float(v) for k, v in result['metrics'].items()}
       return result
 
@@ -108,7 +113,10 @@ class Executor(base_executor.BaseExecutor):
         'gates': checks,
         'samples': candidate.get('samples', {}),
         'baseline_metrics': baseline['metrics'] if baseline else None,
+        'reference_model': reference_model.uri if reference_model is not None else None,
     }, indent=1, ensure_ascii=False))
+    if reference_model is not None:
+      evaluation.set_string_custom_property('reference_model', reference_model.uri)
     for name, value in candidate['metrics'].items():
       evaluation.set_float_custom_property(f'metric:{name}', value)
     for check in checks:

@@ -1,0 +1,325 @@
+"""The MNIST GANs (models/gan: noise -> digit image; models/cgan: noise + the digit wanted ->
+its image): networks, adversarial training inside Keras' fit(), export, pictures, and the
+evaluation the QualityEvaluator gates on.
+
+Networks. The seed's: one hidden layer of 256 ReLU units in generator and discriminator, the
+label one-hot and concatenated to both inputs (cgan), Adam 2e-4. Measured here (plain Keras,
+judged by a reference MLP classifier), that cgan never learned the condition: after 35 epochs
+the worst digit was drawn as itself in 18% of samples (the seed's "제대로 안나온다"). Ours:
+  generator      noise 128 (+ one-hot digit) -> 256 -> 512 -> 784 sigmoid, LeakyReLU 0.2
+  discriminator  784 -> 512 -> 256, LeakyReLU 0.2, dropout 0.3 -> one logit.
+                 gan: it sees images in pairs (PacGAN, Lin et al. 2018), which makes a
+                 generator that draws only some digits easy to catch (one run without it
+                 drew 1s as 48% of its samples and 6s as 1%).
+                 cgan: the projection term <embedding(digit), features> is added to the logit
+                 (Miyato & Koyama 2018), which conditions far more strongly than concatenating
+                 the label, and an auxiliary classifier head (AC-GAN, Odena et al. 2017) learns
+                 the digits of the real images; the generator is also trained to make that
+                 head read the digit it was asked for (without it, 40 epochs left the worst
+                 digit, 9, drawn as itself in 88% of samples)
+  training       Adam 2e-4, beta1 0.5 for both; one-sided label smoothing (real = 0.9); the
+                 non-saturating generator loss
+  served         an exponential moving average of the generator's weights (decay 0.999 after
+                 a warm-up): the raw generator jumps with every discriminator step, its
+                 average draws cleaner, steadier digits (measured: see pipelines/registry.py)
+
+Served (TF Serving): serving_default takes `noise` (float32 [N, 128], standard normal) and for
+the cgan `digit` (int64 [N], 0-9) and returns `images` (float32 [N, 28, 28], pixel values
+0-255, MNIST's light digit on dark, the unit every MNIST model here takes). `from_seed` takes
+`seed` (int64 [N]) instead of noise and draws the noise in-graph (stateless, so one seed is
+always the same picture): what a JSON client without a random generator sends.
+
+Gated (evaluate_fn, called by the QualityEvaluator with the pipeline's reference classifier,
+an MNIST MLP trained in the same pipeline on the same data):
+  reference_accuracy   the judge's own accuracy on the real eval images (a judge that cannot
+                       read digits would make every other number meaningless)
+  cgan: min_digit_agreement  for each digit d, the share of SAMPLES_PER_DIGIT samples asked to
+                       be d that the judge reads as d; the gate is on the worst digit
+  gan:  min_digit_share      the share of samples the judge reads as each digit; the gate is
+                       on the rarest digit (all ten present; uniform would be 0.1)
+        confident_share      samples the judge reads with probability >= CONFIDENT
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, List, Mapping, Optional
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_transform as tft
+from tfx import v1 as tfx
+
+from models.common import images, pictures, training
+from models.common.features import transformed_name
+
+NOISE = 128
+NUM_DIGITS = images.NUM_CLASSES
+LEARNING_RATE = 2e-4
+BETA_1 = 0.5
+REAL_LABEL = 0.9
+EMA_DECAY = 0.999
+SLOPE = 0.2
+DROPOUT = 0.3
+BATCH_SIZE = 100
+SAMPLES_PER_DIGIT = 1000  # evaluation: 10,000 samples in all
+EVAL_NOISE_SEED = 20_181_021  # the evaluation's noise is the same for every model it judges
+CONFIDENT = 0.9
+PACK = 2  # gan: images per discriminator decision
+AUXILIARY_WEIGHT = 1.0  # cgan: weight of the digit classification losses
+FROM_SEED_SIGNATURE = 'from_seed'
+
+
+def build_generator(conditional: bool, name: str = 'generator') -> keras.Model:
+  noise = keras.Input((NOISE,), name='noise')
+  digit = keras.Input((), dtype='int32', name='digit')
+  h = noise
+  if conditional:
+    h = keras.layers.Concatenate()(
+        [noise, keras.layers.CategoryEncoding(NUM_DIGITS, output_mode='one_hot')(digit)])
+  for units in (256, 512):
+    h = keras.layers.LeakyReLU(SLOPE)(keras.layers.Dense(units)(h))
+  pixels = keras.layers.Dense(images.SIDE * images.SIDE, activation='sigmoid')(h)
+  image = keras.layers.Reshape((images.SIDE, images.SIDE, 1), name='image')(pixels)
+  return keras.Model([noise, digit], image, name=name)
+
+
+def build_discriminator(conditional: bool) -> keras.Model:
+  """Real or generated? The gan's discriminator judges PACK images at once (PacGAN: a
+  generator that draws few kinds of digit gives itself away in a pair far more easily than in
+  one image); the cgan's judges one image and its digit, and also classifies the image
+  (auxiliary classifier: its class logits)."""
+  pack = 1 if conditional else PACK
+  image = keras.Input((pack, images.SIDE, images.SIDE, 1), name='image')
+  h = keras.layers.Flatten()(image)
+  for units in (512, 256):
+    h = keras.layers.Dropout(DROPOUT)(keras.layers.LeakyReLU(SLOPE)(keras.layers.Dense(units)(h)))
+  logit = keras.layers.Dense(1)(h)
+  if not conditional:
+    return keras.Model(image, keras.layers.Reshape(())(logit), name='discriminator')
+  digit = keras.Input((), dtype='int32', name='digit')
+  # projection: the digit's embedding . the image's features
+  embedded = keras.layers.Embedding(NUM_DIGITS, 256)(digit)
+  logit = keras.layers.Add()([logit, keras.layers.Dot(axes=1)([embedded, h])])
+  class_logits = keras.layers.Dense(NUM_DIGITS, name='digit_logits')(h)
+  return keras.Model([image, digit], [keras.layers.Reshape(())(logit), class_logits],
+                     name='discriminator')
+
+
+def _bce(target: float, logits: tf.Tensor) -> tf.Tensor:
+  return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
+      tf.fill(tf.shape(logits), target), logits))
+
+
+def _ce(digits: tf.Tensor, class_logits: tf.Tensor) -> tf.Tensor:
+  return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(digits, class_logits))
+
+
+class GAN(keras.Model):
+  """Generator + discriminator trained against each other by fit(): one discriminator and
+  one generator step per batch of (real images, their digits). `averaged` is the generator
+  that is exported. An unconditional GAN ignores the digits (its generator has no use for
+  them), so one class serves both models."""
+
+  def __init__(self, conditional: bool, **kwargs):
+    super().__init__(**kwargs)
+    self.conditional = conditional
+    self.generator = build_generator(conditional)
+    self.averaged = build_generator(conditional, name='averaged_generator')
+    self.averaged.set_weights(self.generator.get_weights())
+    self.discriminator = build_discriminator(conditional)
+    self.d_loss = keras.metrics.Mean(name='d_loss')
+    self.g_loss = keras.metrics.Mean(name='g_loss')
+    self.d_real = keras.metrics.Mean(name='d_real_probability')
+    self.d_fake = keras.metrics.Mean(name='d_fake_probability')
+
+  def compile(self):  # pylint: disable=arguments-differ
+    super().compile()
+    self.d_optimizer = keras.optimizers.Adam(LEARNING_RATE, beta_1=BETA_1)
+    self.g_optimizer = keras.optimizers.Adam(LEARNING_RATE, beta_1=BETA_1)
+
+  @property
+  def metrics(self):
+    return [self.d_loss, self.g_loss, self.d_real, self.d_fake]
+
+  def call(self, inputs, training=False):
+    return self.averaged(inputs, training=training)
+
+  def _discriminate(self, image, digits, training=True):
+    """-> (real/fake logits, digit logits or None); the gan's images go in packs of PACK."""
+    if self.conditional:
+      logits, class_logits = self.discriminator(
+          [image[:, tf.newaxis], digits], training=training)
+      return logits, class_logits
+    packed = tf.reshape(image, [-1, PACK, images.SIDE, images.SIDE, 1])
+    return self.discriminator(packed, training=training), None
+
+  def train_step(self, data):
+    features, digits = data
+    real = features[transformed_name(images.IMAGE)]
+    digits = tf.cast(tf.reshape(digits, [-1]), tf.int32)
+    batch = tf.shape(real)[0]
+
+    noise = tf.random.normal((batch, NOISE))
+    with tf.GradientTape() as tape:
+      fake = self.generator([noise, digits], training=True)
+      real_logits, real_classes = self._discriminate(real, digits)
+      fake_logits, _ = self._discriminate(fake, digits)
+      d_loss = _bce(REAL_LABEL, real_logits) + _bce(0.0, fake_logits)
+      if self.conditional:  # the auxiliary classifier learns digits from real images only
+        d_loss += AUXILIARY_WEIGHT * _ce(digits, real_classes)
+    weights = self.discriminator.trainable_weights
+    self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, weights), weights))
+
+    noise = tf.random.normal((batch, NOISE))
+    with tf.GradientTape() as tape:
+      fake_logits, fake_classes = self._discriminate(
+          self.generator([noise, digits], training=True), digits)
+      g_loss = _bce(1.0, fake_logits)
+      if self.conditional:  # ... and the generator must draw what it reads as the digit asked
+        g_loss += AUXILIARY_WEIGHT * _ce(digits, fake_classes)
+    weights = self.generator.trainable_weights
+    self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, weights), weights))
+
+    # Warm-up: early on the average spans the steps so far (decay (1+t)/(10+t)), not 1,000
+    # steps of an untrained start; from about step 9,000 on it is EMA_DECAY.
+    step = tf.cast(self.g_optimizer.iterations, tf.float32)
+    decay = tf.minimum(EMA_DECAY, (1.0 + step) / (10.0 + step))
+    for average, current in zip(self.averaged.weights, self.generator.weights):
+      average.assign(decay * average + (1.0 - decay) * current)
+    self.d_loss.update_state(d_loss)
+    self.g_loss.update_state(g_loss)
+    self.d_real.update_state(tf.reduce_mean(tf.sigmoid(real_logits)))
+    self.d_fake.update_state(tf.reduce_mean(tf.sigmoid(fake_logits)))
+    return {m.name: m.result() for m in self.metrics}
+
+
+def export_model(generator: keras.Model, conditional: bool, export_dir: str) -> None:
+  """serving_default: noise (+ digit) -> images; from_seed: seed (+ digit) -> images."""
+  module = tf.Module()
+  module.generator = generator
+  noise_spec = tf.TensorSpec([None, NOISE], tf.float32, name='noise')
+  digit_spec = tf.TensorSpec([None], tf.int64, name='digit')
+  seed_spec = tf.TensorSpec([None], tf.int64, name='seed')
+
+  def draw(noise, digit):
+    if digit is None:
+      digit = tf.zeros(tf.shape(noise)[:1], tf.int64)
+    else:
+      tf.debugging.assert_less(digit, tf.constant(NUM_DIGITS, tf.int64),
+                               message='digit must be 0-9')
+      tf.debugging.assert_non_negative(digit, message='digit must be 0-9')
+    generated = module.generator([noise, tf.cast(digit, tf.int32)], training=False)
+    return {'images': tf.reshape(generated * 255.0, [-1, images.SIDE, images.SIDE])}
+
+  def seeded_noise(seed):
+    return tf.map_fn(lambda s: tf.random.stateless_normal([NOISE], tf.stack([s, 0])), seed,
+                     fn_output_signature=tf.float32)
+
+  if conditional:
+    serve = tf.function(draw, input_signature=[noise_spec, digit_spec])
+    from_seed = tf.function(lambda seed, digit: draw(seeded_noise(seed), digit),
+                            input_signature=[seed_spec, digit_spec])
+  else:
+    serve = tf.function(lambda noise: draw(noise, None), input_signature=[noise_spec])
+    from_seed = tf.function(lambda seed: draw(seeded_noise(seed), None),
+                            input_signature=[seed_spec])
+  tf.saved_model.save(module, export_dir, signatures={
+      'serving_default': serve.get_concrete_function(),
+      FROM_SEED_SIGNATURE: from_seed.get_concrete_function(),
+  })
+
+
+def generate(served, conditional: bool, digits: np.ndarray, noise: np.ndarray) -> np.ndarray:
+  """Calls the served model's serving_default as TF Serving would: [N, 28, 28] in [0, 1]."""
+  signature = served.signatures['serving_default']
+  inputs = {'noise': tf.constant(noise, tf.float32)}
+  if conditional:
+    inputs['digit'] = tf.constant(digits, tf.int64)
+  return signature(**inputs)['images'].numpy() / 255.0
+
+
+def evaluation_noise(count: int, seed: int = EVAL_NOISE_SEED) -> np.ndarray:
+  return np.random.default_rng(seed).standard_normal((count, NOISE)).astype(np.float32)
+
+
+def write_samples_picture(fn_args: tfx.components.FnArgs, conditional: bool,
+                          title: str) -> str:
+  """The seed's picture, drawn by the exported model: ten samples per row; for the cgan row d
+  asks for digit d."""
+  served = tf.saved_model.load(fn_args.serving_model_dir)
+  digits = np.repeat(np.arange(NUM_DIGITS), 10)
+  samples = generate(served, conditional, digits, evaluation_noise(len(digits), seed=0))
+  labels = [str(d) for d in range(NUM_DIGITS)] if conditional else None
+  png = pictures.grid_png(samples, columns=10, row_labels=labels, title=title)
+  return pictures.write(fn_args.model_run_dir, 'samples', png)
+
+
+def run_fn(fn_args: tfx.components.FnArgs, build_model: Callable[..., GAN], seed: int,
+           title: str) -> None:
+  """Builds (build_model()), trains for fn_args.train_steps,
+  exports the averaged generator and draws the seed's picture with it."""
+  training.seed_everything(seed)
+  tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+  gan = build_model()
+  conditional = gan.conditional
+  train = images.dataset(fn_args, fn_args.train_files, tf_transform_output, BATCH_SIZE, seed,
+                         shuffle=True)
+  training.fit(gan, fn_args, train, evaluation=None)
+  export_model(gan.averaged, conditional, fn_args.serving_model_dir)
+  write_samples_picture(fn_args, conditional, title)
+
+
+def _reference_accuracy(reference, examples: List[bytes]) -> float:
+  """The reference classifier's accuracy on the real eval images (its serving_default reads
+  the tf.Examples themselves, labels included)."""
+  serve = reference.signatures['serving_default']
+  right = 0
+  for start in range(0, len(examples), 1000):
+    batch = tf.constant(examples[start:start + 1000])
+    predicted = serve(examples=batch)['class_ids'].numpy()
+    labels = tf.io.parse_example(batch, {images.LABEL: tf.io.FixedLenFeature([], tf.int64)})
+    right += int(np.sum(predicted == labels[images.LABEL].numpy()))
+  return right / len(examples)
+
+
+def judge(reference, samples: np.ndarray) -> np.ndarray:
+  """The reference classifier's probabilities for generated images in [0, 1] (through its
+  serving_raw, which takes pixel values 0-255 as a client would send them)."""
+  serve = reference.signatures['serving_raw']
+  return np.concatenate([
+      serve(images=tf.constant(samples[i:i + 1000] * 255.0, tf.float32))['probabilities'].numpy()
+      for i in range(0, len(samples), 1000)])
+
+
+def evaluate(model, examples: List[bytes], reference, conditional: bool) -> Dict[str, Any]:
+  """The metrics described in the module docstring, on SAMPLES_PER_DIGIT * 10 samples drawn
+  from fixed noise (every model, candidate or baseline, is judged on the same noise)."""
+  if reference is None:
+    raise ValueError('the GAN evaluation needs the pipeline\'s reference classifier')
+  digits = np.repeat(np.arange(NUM_DIGITS), SAMPLES_PER_DIGIT)
+  samples = generate(model, conditional, digits, evaluation_noise(len(digits)))
+  probabilities = judge(reference, samples)
+  read_as = probabilities.argmax(axis=1)
+  confidence = probabilities.max(axis=1)
+  metrics = {
+      'reference_accuracy': _reference_accuracy(reference, examples),
+      'mean_confidence': float(confidence.mean()),
+      'confident_share': float(np.mean(confidence >= CONFIDENT)),
+  }
+  if conditional:
+    agreement = [float(np.mean(read_as[digits == d] == d)) for d in range(NUM_DIGITS)]
+    metrics['min_digit_agreement'] = min(agreement)
+    metrics.update({f'digit_{d}_agreement': a for d, a in enumerate(agreement)})
+  else:
+    shares = np.bincount(read_as, minlength=NUM_DIGITS) / len(read_as)
+    metrics['min_digit_share'] = float(shares.min())
+    metrics.update({f'digit_{d}_share': float(s) for d, s in enumerate(shares)})
+  return {'metrics': metrics, 'samples': {}}
+
+
+def evaluate_fn_for(conditional: bool):
+  def evaluate_fn(model, examples: List[bytes], custom_config: Mapping[str, Any],
+                  reference=None) -> Dict[str, Any]:
+    del custom_config
+    return evaluate(model, examples, reference, conditional)
+  return evaluate_fn

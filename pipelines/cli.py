@@ -214,13 +214,19 @@ def _last_line(error: BaseException) -> str:
   return text.splitlines()[-1] if text else ''
 
 
-def run_command(args: argparse.Namespace) -> int:
+def _spec(args: argparse.Namespace) -> Optional[registry.ModelSpec]:
+  """MODEL (its fast mode with --fast), or None after saying in one line why not."""
   try:
     spec = registry.get_spec(args.model)
-    if args.fast:
-      spec = registry.fast_spec(spec)
+    return registry.fast_spec(spec) if args.fast else spec
   except registry.UnknownModelError as e:
     _error(str(e))
+    return None
+
+
+def run_command(args: argparse.Namespace) -> int:
+  spec = _spec(args)
+  if spec is None:
     return EXIT_USAGE
   if args.train_steps is not None and args.train_steps < 1:
     _error(f'--train-steps must be a positive integer, got {args.train_steps}')
@@ -457,12 +463,8 @@ def inspect_command(args: argparse.Namespace) -> int:
 
 def compile_kubeflow_command(args: argparse.Namespace) -> int:
   """Compiles the pipeline run() would run into a Kubeflow Pipelines v2 / Vertex AI spec."""
-  try:
-    spec = registry.get_spec(args.model)
-    if args.fast:
-      spec = registry.fast_spec(spec)
-  except registry.UnknownModelError as e:
-    _error(str(e))
+  spec = _spec(args)
+  if spec is None:
     return EXIT_USAGE
   from pipelines import kubeflow  # pylint: disable=g-import-not-at-top
   from pipelines.paths import Paths  # pylint: disable=g-import-not-at-top

@@ -77,6 +77,9 @@ def compile_pipeline(spec: registry.ModelSpec, output_path: str, image: str = DE
     pipeline = factory.create_pipeline(
         spec, ClusterPaths(home=root, scratch=scratch), beam_args=list(beam_args or []),
         container_root=CONTAINER_ROOT)
+    # Kubeflow names pipelines [a-z0-9][a-z0-9-]*: mlp_bn, cnn_fast -> mlp-bn, cnn-fast (the
+    # paths under the pipeline root keep the model's own name).
+    pipeline.pipeline_info.pipeline_name = spec.name.replace('_', '-')
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=image),
         output_dir=os.path.dirname(os.path.abspath(output_path)),

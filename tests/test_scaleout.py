@@ -573,3 +573,13 @@ def test_compile_kubeflow_refuses_bad_arguments_with_one_line(tmp_path):
     result = run_tfzoo(REPO, str(tmp_path), *args, timeout=120)
     assert result.returncode == 2, (args, result.stderr)
     assert result.stderr.strip() == message
+
+
+def test_compile_kubeflow_names_with_underscores(tmp_path):
+  """Kubeflow pipeline names allow no '_': mlp_bn compiles as mlp-bn (it failed before)."""
+  from pipelines import kubeflow  # pylint: disable=g-import-not-at-top
+  output = str(tmp_path / 'mlp_bn.json')
+  job = kubeflow.compile_pipeline(registry.get_spec('mlp_bn'), output,
+                                  pipeline_root='gs://bucket/tfzoo')
+  assert job['pipelineSpec']['pipelineInfo']['name'] == 'mlp-bn'
+  assert os.path.isfile(output)

@@ -302,7 +302,7 @@ def _run_locked(spec: registry.ModelSpec, args: argparse.Namespace, paths,
     # Heavy imports only once the arguments are known to be good, and with their chatter
     # going to the log.
     from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
-    from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
+    from tfx.orchestration.local.local_dag_runner import LocalDagRunner  # pylint: disable=g-import-not-at-top
     from pipelines import factory, summary  # pylint: disable=g-import-not-at-top
     absl_logging.set_verbosity(absl_logging.INFO)
     progress = _Progress(console)
@@ -312,7 +312,7 @@ def _run_locked(spec: registry.ModelSpec, args: argparse.Namespace, paths,
       pipeline = factory.create_pipeline(spec, paths, beam_args=beam_args,
                                          data_path=data_path, train_steps=args.train_steps,
                                          gates=gates, tfds_manual_dir=manual_dir)
-      tfx.orchestration.LocalDagRunner().run(pipeline)
+      LocalDagRunner().run(pipeline)
     except Exception as e:  # pylint: disable=broad-except
       error = e
       logging.getLogger('absl').exception('pipeline failed')

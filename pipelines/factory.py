@@ -19,8 +19,18 @@ import os
 from typing import Dict, List, Optional, Sequence
 
 import tensorflow_model_analysis as tfma
-from tfx import v1 as tfx
-from tfx.proto import example_gen_pb2
+# The classes of TFX's public API (tfx.v1) imported from their modules: `from tfx import v1`
+# also imports every extension, Google Cloud AI Platform's among them, which cost about 4 s of
+# every run's start (a fully cached re-run's included) and is used by nothing here.
+from tfx.components import CsvExampleGen, Evaluator, StatisticsGen, Trainer, Transform
+from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
+from tfx.dsl.components.common.resolver import Resolver
+from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
+    LatestBlessedModelStrategy)
+from tfx.orchestration.pipeline import Pipeline
+from tfx.proto import example_gen_pb2, pusher_pb2, trainer_pb2
+from tfx.types import standard_artifacts
+from tfx.types.channel import Channel
 
 from components.atomic_pusher import AtomicPusher
 from components.quality_evaluator import QualityEvaluator, QualityGate
@@ -134,9 +144,9 @@ def _example_gen(spec: registry.ModelSpec, data_path: Optional[str], paths: Path
   if spec.source.same_rows_for_eval:
     splits = [example_gen_pb2.Input.Split(name='train', pattern=csv_name),
               example_gen_pb2.Input.Split(name='eval', pattern=csv_name)]
-    return tfx.components.CsvExampleGen(
+    return CsvExampleGen(
         input_base=csv_dir, input_config=example_gen_pb2.Input(splits=splits))
-  return tfx.components.CsvExampleGen(
+  return CsvExampleGen(
       input_base=csv_dir,
       input_config=example_gen_pb2.Input(splits=[
           example_gen_pb2.Input.Split(name='single_split', pattern=csv_name)]))
@@ -149,7 +159,7 @@ def create_pipeline(spec: registry.ModelSpec,
                     train_steps: Optional[int] = None,
                     gates: Optional[Sequence[registry.Gate]] = None,
                     tfds_manual_dir: Optional[str] = None,
-                    container_root: Optional[str] = None) -> tfx.dsl.Pipeline:
+                    container_root: Optional[str] = None) -> Pipeline:
   """Builds the TFX pipeline for `spec`.
 
   data_path overrides a CSV model's file; train_steps the step count; gates the thresholds
@@ -163,28 +173,32 @@ def create_pipeline(spec: registry.ModelSpec,
   config = module_config(spec)
 
   example_gen = _example_gen(spec, data_path, paths, tfds_manual_dir)
-  statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs['examples'])
-  schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_snapshot(spec, paths))
+  statistics_gen = StatisticsGen(examples=example_gen.outputs['examples'])
+  schema_gen = ImportSchemaGen(schema_file=schema_snapshot(spec, paths))
   example_validator = StrictExampleValidator(
       statistics=statistics_gen.outputs['statistics'],
       schema=schema_gen.outputs['schema']).with_id('ExampleValidator')
-  transform = tfx.components.Transform(
+  transform = Transform(
       examples=example_gen.outputs['examples'],
       schema=schema_gen.outputs['schema'],
       module_file=spec.module_file,
       materialize=spec.materialize,
+      # Transform's own pre- and post-transform statistics are two more StatisticsGen passes
+      # over the data, read by nothing here (the examples were described and validated
+      # above). Measured on MNIST: Transform 29 s with them, 4.4 s without.
+      disable_statistics=True,
       custom_config=config)
   # Nothing reads the anomalies artifact, so without this edge Transform and even Trainer
   # could run before (or beside) the validator; data must pass it before anything is fit.
   transform.add_upstream_node(example_validator)
-  trainer = tfx.components.Trainer(
+  trainer = Trainer(
       module_file=spec.module_file,
       examples=(transform.outputs['transformed_examples'] if spec.materialize
                 else example_gen.outputs['examples']),
       transform_graph=transform.outputs['transform_graph'],
       schema=schema_gen.outputs['schema'],
-      train_args=tfx.proto.TrainArgs(num_steps=train_steps or spec.train_steps),
-      eval_args=tfx.proto.EvalArgs(num_steps=spec.eval_steps),
+      train_args=trainer_pb2.TrainArgs(num_steps=train_steps or spec.train_steps),
+      eval_args=trainer_pb2.EvalArgs(num_steps=spec.eval_steps),
       custom_config=config)
   reference_trainer = None
   if spec.reference_model:
@@ -192,19 +206,19 @@ def create_pipeline(spec: registry.ModelSpec,
     # on the same examples through the same Transform graph (its module's preprocessing is the
     # same; images.preprocessing_fn), cached like any Trainer and part of the run's lineage.
     reference = registry.get_spec(spec.reference_model)
-    reference_trainer = tfx.components.Trainer(
+    reference_trainer = Trainer(
         module_file=reference.module_file,
         examples=example_gen.outputs['examples'],
         transform_graph=transform.outputs['transform_graph'],
         schema=schema_gen.outputs['schema'],
-        train_args=tfx.proto.TrainArgs(num_steps=spec.reference_steps),
-        eval_args=tfx.proto.EvalArgs(num_steps=reference.eval_steps),
+        train_args=trainer_pb2.TrainArgs(num_steps=spec.reference_steps),
+        eval_args=trainer_pb2.EvalArgs(num_steps=reference.eval_steps),
         custom_config=module_config(reference)).with_id('ReferenceTrainer')
-  baseline_resolver = tfx.dsl.Resolver(
+  baseline_resolver = Resolver(
       strategy_class=baseline.LatestBlessedOtherModelStrategy,
       candidate=trainer.outputs['model'],
-      model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-      model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+      model=Channel(type=standard_artifacts.Model),
+      model_blessing=Channel(type=standard_artifacts.ModelBlessing),
   ).with_id('baseline_resolver')
   if spec.evaluator == 'quality':
     evaluator = QualityEvaluator(
@@ -218,7 +232,7 @@ def create_pipeline(spec: registry.ModelSpec,
                            max_regression=g.max_regression) for g in spec.gates],
         custom_config=config).with_id('Evaluator')
   else:
-    evaluator = tfx.components.Evaluator(
+    evaluator = Evaluator(
         examples=example_gen.outputs['examples'],
         model=trainer.outputs['model'],
         baseline_model=baseline_resolver.outputs['model'],
@@ -227,8 +241,8 @@ def create_pipeline(spec: registry.ModelSpec,
   pusher = AtomicPusher(
       model=trainer.outputs['model'],
       model_blessing=evaluator.outputs['blessing'],
-      push_destination=tfx.proto.PushDestination(
-          filesystem=tfx.proto.PushDestination.Filesystem(
+      push_destination=pusher_pb2.PushDestination(
+          filesystem=pusher_pb2.PushDestination.Filesystem(
               base_directory=paths.serving_dir(spec.name)))).with_id('Pusher')
 
   components: List = [example_gen, statistics_gen, schema_gen, example_validator, transform,
@@ -236,7 +250,7 @@ def create_pipeline(spec: registry.ModelSpec,
                           baseline_resolver, evaluator, pusher]
   if container_root is not None:  # Kubeflow / Vertex: see _in_container
     components = _in_container(components, spec, container_root)
-  return tfx.dsl.Pipeline(
+  return Pipeline(
       pipeline_name=spec.name,
       pipeline_root=paths.pipeline_root(spec.name),
       components=components,
@@ -277,10 +291,10 @@ def _in_container(components: List, spec: registry.ModelSpec, container_root: st
   result = []
   for component in components:
     if component.id == 'baseline_resolver':
-      component = tfx.dsl.Resolver(
-          strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-          model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-          model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+      component = Resolver(
+          strategy_class=LatestBlessedModelStrategy,
+          model=Channel(type=standard_artifacts.Model),
+          model_blessing=Channel(type=standard_artifacts.ModelBlessing),
       ).with_id('baseline_resolver')
     for key, value in component.exec_properties.items():
       if isinstance(value, str) and (value + os.sep).startswith(local_root):

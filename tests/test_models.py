@@ -443,3 +443,25 @@ def test_gan_trains_exports_and_is_judged(name, tmp_path, mnist_data):
   assert path == str(tmp_path / 'run' / 'pictures' / 'samples.png')
   picture = tf.io.decode_png(tf.io.read_file(path))
   assert picture.shape[0] >= 500  # ten rows
+
+
+def test_gan_latent_code_is_read_off_the_noise():
+  """The gan's categorical code: one-hot of the largest of the first ten noise values, so
+  standard normal noise gives each code ~10% of the samples; the generator takes it beside
+  the noise, and the discriminator's second head reads one code per image of a pack."""
+  from models.common import generative  # pylint: disable=g-import-not-at-top
+  noise = generative.evaluation_noise(10_000)
+  codes = generative.latent_code(tf.constant(noise)).numpy()
+  np.testing.assert_array_equal(codes, noise[:, :10].argmax(axis=1))
+  np.testing.assert_array_equal(generative.LatentCode(10)(tf.constant(noise[:5])).numpy(),
+                                np.eye(10)[codes[:5]])
+  shares = np.bincount(codes, minlength=10) / len(codes)
+  assert shares.min() > 0.09 and shares.max() < 0.11, shares
+
+  generator = generative.build_generator(conditional=False)
+  first_dense = next(l for l in generator.layers if isinstance(l, keras.layers.Dense))
+  assert first_dense.kernel.shape == (generative.NOISE + 10, 256)  # noise and its code
+
+  discriminator = generative.build_discriminator(conditional=False)
+  logits, code_logits = discriminator(tf.zeros([3 * generative.PACK, 28, 28, 1]))
+  assert logits.shape == (3,) and code_logits.shape == (3 * generative.PACK, 10)

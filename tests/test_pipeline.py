@@ -162,7 +162,9 @@ def test_gans_train_their_judge_beside_them(name, tmp_path):
   assert reference.exec_properties['module_file'] == registry.get_spec('mlp').module_file
   assert trainer.exec_properties['module_file'] == spec.module_file
   assert json.loads(reference.exec_properties['custom_config'])['model'] == 'mlp'
-  assert json.loads(reference.exec_properties['train_args'])['num_steps'] == 3000  # 5 epochs
+  # the judge is the mlp as its own pipeline trains it: the same steps
+  assert (json.loads(reference.exec_properties['train_args'])['num_steps']
+          == registry.get_spec('mlp').train_steps == 9000)
   assert reference.inputs['examples'] is trainer.inputs['examples']
   assert reference.inputs['transform_graph'] is trainer.inputs['transform_graph']
   assert evaluator.inputs['reference_model'] is reference.outputs['model']

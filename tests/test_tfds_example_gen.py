@@ -108,3 +108,27 @@ def test_empty_and_incomplete_manual_dirs_are_named(tmp_path):
 def test_bad_split_is_named(tfds_data_dir):
   with pytest.raises(TfdsExampleGenError, match=r"mnist: bad split 'validation' \(splits: "):
     list(executor.read_split('mnist:3.0.1', tfds_data_dir, 'validation'))
+
+
+def test_examples_of_batches_fixed_shapes_and_keeps_varying_ones():
+  """Fixed-shape features are read a batch at a time (more than one batch here), features of
+  varying shape one element at a time; both give every element, in order, value for value."""
+  count = executor.READ_BATCH + 7
+  fixed = tf.data.Dataset.from_tensor_slices({
+      'image': [f'png{i}'.encode() for i in range(count)],
+      'label': list(range(count)),
+      'xy': [[i * 0.5, -i] for i in range(count)]})
+  parsed = [tf.train.Example.FromString(r).features.feature for r in executor.examples_of(fixed)]
+  assert len(parsed) == count
+  assert [f['label'].int64_list.value[0] for f in parsed] == list(range(count))
+  assert parsed[-1]['image'].bytes_list.value == [f'png{count - 1}'.encode()]
+  assert list(parsed[3]['xy'].float_list.value) == [1.5, -3.0]
+
+  varying = tf.data.Dataset.from_generator(
+      lambda: ({'tokens': list(range(n)), 'label': n} for n in (1, 3, 2)),
+      output_signature={'tokens': tf.TensorSpec([None], tf.int64),
+                        'label': tf.TensorSpec([], tf.int64)})
+  parsed = [tf.train.Example.FromString(r).features.feature
+            for r in executor.examples_of(varying)]
+  assert [list(f['tokens'].int64_list.value) for f in parsed] == [[0], [0, 1, 2], [0, 1]]
+  assert [f['label'].int64_list.value[0] for f in parsed] == [1, 3, 2]

@@ -6,11 +6,11 @@ version without its graph behind, which the server keeps trying to load. Here th
 to a hidden sibling directory first and is renamed into place in one step. Same inputs,
 outputs and parameters as TFX's Pusher (its `model_blessing` may come from any evaluator).
 """
-from tfx import v1 as tfx
+from tfx.components.pusher.component import Pusher
 from tfx.dsl.components.base import executor_spec
 
 from components.atomic_pusher import executor
 
 
-class AtomicPusher(tfx.components.Pusher):
+class AtomicPusher(Pusher):
   EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)

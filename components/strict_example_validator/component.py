@@ -4,11 +4,11 @@ TFX's ExampleValidator records anomalies (and a per-split `blessed` property) bu
 downstream reads them: Transform and Trainer run on bad data all the same. Same inputs, same
 outputs, same parameters as TFX's component; only the executor differs.
 """
-from tfx import v1 as tfx
+from tfx.components.example_validator.component import ExampleValidator
 from tfx.dsl.components.base import executor_spec
 
 from components.strict_example_validator import executor
 
 
-class StrictExampleValidator(tfx.components.ExampleValidator):
+class StrictExampleValidator(ExampleValidator):
   EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)

@@ -17,6 +17,9 @@ import tensorflow as tf
 from tfx.components.example_gen import base_example_gen_executor
 
 
+READ_BATCH = 1000
+
+
 class TfdsExampleGenError(RuntimeError):
   """A problem with the dataset a user asked for, stated in one line."""
 
@@ -120,8 +123,25 @@ def read_split(dataset: str, data_dir: Optional[str], split: str) -> Iterator[by
     raise TfdsExampleGenError(
         f'{builder.name}: bad split {split!r} (splits: {", ".join(builder.info.splits)}): '
         f'{_one_line(e)}') from None
-  for record in tfds.as_numpy(dataset):
-    yield to_example(record)
+  yield from examples_of(dataset)
+
+
+def examples_of(dataset: tf.data.Dataset) -> Iterator[bytes]:
+  """Serialized tf.Examples of a dataset of flat feature dicts, in its order."""
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+
+  specs = dataset.element_spec
+  if not all(isinstance(s, tf.TensorSpec) and s.shape.is_fully_defined()
+             for s in specs.values()):
+    # Features of varying shape do not batch: one element at a time.
+    for record in tfds.as_numpy(dataset):
+      yield to_example(record)
+    return
+  # Batched: tf.data hands NumPy over a batch at a time (one element at a time costs ~6x the
+  # time on MNIST); the examples are still made one by one, in TFDS's order.
+  for batch in tfds.as_numpy(dataset.batch(READ_BATCH)):
+    for i in range(len(next(iter(batch.values())))):
+      yield to_example({name: values[i] for name, values in batch.items()})
 
 
 @beam.ptransform_fn

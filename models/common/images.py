@@ -11,7 +11,7 @@ from typing import Any, Callable, Dict, Mapping
 import keras
 import tensorflow as tf
 import tensorflow_transform as tft
-from tfx import v1 as tfx
+from tfx.components.trainer.fn_args_utils import FnArgs
 from tfx_bsl.public import tfxio
 
 from models.common import export, pictures, training
@@ -20,6 +20,8 @@ from models.common.features import transformed_name
 IMAGE, LABEL = 'image', 'label'
 SIDE = 28
 NUM_CLASSES = 10
+DECODE_BATCH = 1000  # examples parsed and decoded at once by the Trainer's input pipeline
+SHUFFLE_BUFFER = 10_000
 
 
 def scale_images(images: tf.Tensor) -> tf.Tensor:
@@ -58,13 +60,19 @@ def raw_image_inputs():
   return [spec], to_raw
 
 
-def dataset(fn_args: tfx.components.FnArgs, files, tf_transform_output: tft.TFTransformOutput,
+def dataset(fn_args: FnArgs, files, tf_transform_output: tft.TFTransformOutput,
             batch_size: int, seed: int, shuffle: bool) -> tf.data.Dataset:
-  """Raw examples -> Transform's graph -> (image batch, label batch), repeated forever."""
+  """Raw examples -> Transform's graph -> (image batch, label batch), repeated forever.
+
+  The examples are parsed and decoded once, in the first epoch, and kept in memory (MNIST's
+  60,000 training images are 190 MB as float32): the TFRecords hold PNG bytes, and decoding
+  them again every epoch took a CPU from training (measured on 2 cores: cnn 64 ms per step
+  against plain Keras' 56 with the images in memory). Each epoch is then shuffled from
+  memory (a SHUFFLE_BUFFER window, seeded, reshuffled every epoch), as plain Keras does.
+  """
   raw = fn_args.data_accessor.tf_dataset_factory(
       files,
-      tfxio.TensorFlowDatasetOptions(batch_size=batch_size, shuffle=shuffle, shuffle_seed=seed,
-                                     shuffle_buffer_size=10_000),
+      tfxio.TensorFlowDatasetOptions(batch_size=DECODE_BATCH, shuffle=False, num_epochs=1),
       tf_transform_output.raw_metadata.schema)
   tft_layer = tf_transform_output.transform_features_layer()
 
@@ -73,15 +81,17 @@ def dataset(fn_args: tfx.components.FnArgs, files, tf_transform_output: tft.TFTr
     return ({transformed_name(IMAGE): transformed[transformed_name(IMAGE)]},
             transformed[transformed_name(LABEL)])
 
-  return raw.map(transform, num_parallel_calls=tf.data.AUTOTUNE).repeat().prefetch(
-      tf.data.AUTOTUNE)
+  examples = raw.map(transform, num_parallel_calls=tf.data.AUTOTUNE).unbatch().cache()
+  if shuffle:
+    examples = examples.shuffle(SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True)
+  return examples.batch(batch_size).repeat().prefetch(tf.data.AUTOTUNE)
 
 
 def image_input() -> keras.KerasTensor:
   return keras.Input(shape=(SIDE, SIDE, 1), name=transformed_name(IMAGE))
 
 
-def train_and_export(fn_args: tfx.components.FnArgs,
+def train_and_export(fn_args: FnArgs,
                      build_model: Callable[..., keras.Model],
                      batch_size: int, seed: int) -> keras.Model:
   """Builds (build_model(image, decay_steps=<the run's steps>)), trains for
@@ -99,7 +109,7 @@ def train_and_export(fn_args: tfx.components.FnArgs,
   return model
 
 
-def write_prediction_picture(fn_args: tfx.components.FnArgs, title: str, count: int = 10) -> str:
+def write_prediction_picture(fn_args: FnArgs, title: str, count: int = 10) -> str:
   """The seed's picture: the first `count` eval digits with the label the *exported* model
   predicts over each (called through serving_default, exactly as TF Serving would), wrong
   ones in red with the true label. Returns the PNG's path."""

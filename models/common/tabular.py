@@ -10,7 +10,7 @@ from typing import Any, Callable, Dict, Mapping, Optional
 import keras
 import tensorflow as tf
 import tensorflow_transform as tft
-from tfx import v1 as tfx
+from tfx.components.trainer.fn_args_utils import FnArgs
 
 from models.common import export, training
 from models.common.features import transformed_name
@@ -35,7 +35,7 @@ def preprocessing_fn(inputs: Mapping[str, tf.Tensor],
   return outputs
 
 
-def train_and_export(fn_args: tfx.components.FnArgs, build_model: ModelBuilder,
+def train_and_export(fn_args: FnArgs, build_model: ModelBuilder,
                      batch_size: int, seed: int) -> keras.Model:
   """Builds, trains for fn_args.train_steps, and exports to fn_args.serving_model_dir."""
   config = fn_args.custom_config

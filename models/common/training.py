@@ -6,7 +6,7 @@ from typing import Any, Dict, List, Optional
 import keras
 import tensorflow as tf
 import tensorflow_transform as tft
-from tfx import v1 as tfx
+from tfx.components.trainer.fn_args_utils import FnArgs
 from tfx_bsl.public import tfxio
 
 from models.common.features import transformed_name
@@ -18,7 +18,7 @@ def seed_everything(seed: int) -> None:
   tf.config.experimental.enable_op_determinism()
 
 
-def dataset(fn_args: tfx.components.FnArgs, file_pattern: List[str],
+def dataset(fn_args: FnArgs, file_pattern: List[str],
             tf_transform_output: tft.TFTransformOutput, label: str, batch_size: int,
             seed: int, shuffle: bool = True) -> tf.data.Dataset:
   """Transformed examples as (features, label) batches, repeated forever."""
@@ -52,7 +52,7 @@ def epochs_for(total_steps: int, max_epochs: int = 10) -> tuple[int, int]:
   return 1, total_steps
 
 
-def fit(model: keras.Model, fn_args: tfx.components.FnArgs, train: tf.data.Dataset,
+def fit(model: keras.Model, fn_args: FnArgs, train: tf.data.Dataset,
         evaluation: Optional[tf.data.Dataset],
         callbacks: Optional[List[keras.callbacks.Callback]] = None) -> Dict[str, Any]:
   """Trains for exactly fn_args.train_steps steps, logging scalars and weight histograms (the

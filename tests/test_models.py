@@ -465,3 +465,53 @@ def test_gan_latent_code_is_read_off_the_noise():
   discriminator = generative.build_discriminator(conditional=False)
   logits, code_logits = discriminator(tf.zeros([3 * generative.PACK, 28, 28, 1]))
   assert logits.shape == (3,) and code_logits.shape == (3 * generative.PACK, 10)
+
+
+def test_image_input_pipeline_gives_every_example_each_epoch_reshuffled(tmp_path, mnist_data):
+  """The MNIST Trainers' input (images.dataset): Transform's decoding of real examples read
+  from a gzipped TFRecord file as TfdsExampleGen writes it; every epoch holds every example
+  exactly once; shuffled, each epoch in a new order, the same for the same seed; unshuffled,
+  the file's order every time."""
+  from tfx.components.util import tfxio_utils  # pylint: disable=g-import-not-at-top
+  from tfx.types import standard_artifacts  # pylint: disable=g-import-not-at-top
+  spec = registry.get_spec('mlp')
+  _, rows = read_mnist_rows(spec, count=25)
+  split = tmp_path / 'examples' / 'Split-train'
+  split.mkdir(parents=True)
+  with tf.io.TFRecordWriter(str(split / 'data_tfrecord-00000-of-00001.gz'),
+                            options='GZIP') as writer:
+    for row in rows:
+      writer.write(tf.train.Example(features=tf.train.Features(feature={
+          'image': tf.train.Feature(bytes_list=tf.train.BytesList(value=row['image'])),
+          'label': tf.train.Feature(int64_list=tf.train.Int64List(value=row['label']))}))
+          .SerializeToString())
+  artifact = standard_artifacts.Examples()
+  artifact.uri = str(tmp_path / 'examples')
+  artifact.split_names = '["train"]'
+  fn_args = types.SimpleNamespace(data_accessor=types.SimpleNamespace(
+      tf_dataset_factory=tfxio_utils.get_tf_dataset_factory_from_artifact([artifact], [])))
+  tf_transform_output = tft.TFTransformOutput(transform_output('mlp'))
+  files = [str(split / '*')]
+  labels = [r['label'][0] for r in rows]
+  pixels = [tf.io.decode_png(r['image'][0]).numpy() / 255.0 for r in rows]
+
+  def epochs(shuffle, seed=7, count=3):
+    batches = iter(images.dataset(fn_args, files, tf_transform_output, 5, seed, shuffle))
+    order = []
+    for _ in range(count):
+      epoch = [next(batches) for _ in range(5)]  # 25 examples in batches of 5
+      images_seen = np.concatenate([b[0][transformed_name('image')].numpy() for b in epoch])
+      labels_seen = np.concatenate([b[1].numpy() for b in epoch])
+      # which example each image is (MNIST images are distinct)
+      index = [next(i for i, p in enumerate(pixels) if np.allclose(p, image, atol=1e-6))
+               for image in images_seen]
+      assert sorted(index) == list(range(25))
+      assert [labels[i] for i in index] == list(labels_seen)
+      order.append(index)
+    return order
+
+  shuffled = epochs(shuffle=True)
+  assert shuffled[0] != shuffled[1] != shuffled[2]
+  assert epochs(shuffle=True) == shuffled
+  assert epochs(shuffle=True, seed=8) != shuffled
+  assert epochs(shuffle=False) == [list(range(25))] * 3

@@ -137,8 +137,8 @@ def examples_of(dataset: tf.data.Dataset) -> Iterator[bytes]:
     for record in tfds.as_numpy(dataset):
       yield to_example(record)
     return
-  # Batched: tf.data hands NumPy over a batch at a time (one element at a time costs ~6x the
-  # time on MNIST); the examples are still made one by one, in TFDS's order.
+  # Batched: tf.data hands NumPy over a batch at a time (one element at a time took 4-6x as
+  # long on MNIST); the examples are still made one by one, in TFDS's order.
   for batch in tfds.as_numpy(dataset.batch(READ_BATCH)):
     for i in range(len(next(iter(batch.values())))):
       yield to_example({name: values[i] for name, values in batch.items()})

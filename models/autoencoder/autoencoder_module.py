@@ -68,7 +68,7 @@ def export_model(model: keras.Model, tf_transform_output: tft.TFTransformOutput,
   def serve_raw(pixels):
     return reconstruct(to_raw(pixels))
 
-  tf.saved_model.save(module, export_dir, signatures={
+  export.save(module, export_dir, {
       'serving_default': serve_examples.get_concrete_function(),
       RAW_SIGNATURE: serve_raw.get_concrete_function(),
       TRANSFORM_SIGNATURE: export.transform_signature(module, raw_spec),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Callable, Dict, List, Mapping
 
+import keras
 import tensorflow as tf
 import tensorflow_transform as tft
 
@@ -47,6 +48,23 @@ def transform_signature(module: tf.Module, raw_spec: Mapping[str, tf.io.FixedLen
   def transform_features(examples):
     return module.tft_layer(tf.io.parse_example(examples, raw_spec))
   return transform_features.get_concrete_function()
+
+
+def save(module: tf.Module, export_dir: str, signatures: Mapping[str, object]) -> None:
+  """tf.saved_model.save(module, …) so that TF Serving's loader can run every signature.
+
+  Keras 3 hands tf.saved_model.save a copy of each variable: the checkpoint's restore op fills
+  the copies while the traced functions read the originals, and a session (TF Serving,
+  saved_model_cli run, BulkInferrer) answers "Could not find variable". Tracking each Keras
+  variable's own tf.Variable on the module makes the functions' variables the saved ones; the
+  Keras objects themselves are then dropped (the signatures are traced already), or every
+  weight would be stored twice.
+  """
+  layers = {k: v for k, v in vars(module).items() if isinstance(v, keras.layers.Layer)}
+  module.serving_variables = [v.value for layer in layers.values() for v in layer.variables]
+  for name in layers:
+    delattr(module, name)
+  tf.saved_model.save(module, export_dir, signatures=dict(signatures))
 
 
 def save_serving_model(model, tf_transform_output: tft.TFTransformOutput,
@@ -93,7 +111,7 @@ def save_serving_model(model, tf_transform_output: tft.TFTransformOutput,
 
   serve_raw = tf.function(lambda *tensors: predict(to_raw(*tensors)), input_signature=raw_specs)
 
-  tf.saved_model.save(module, export_dir, signatures={
+  save(module, export_dir, {
       'serving_default': serve_examples.get_concrete_function(),
       RAW_SIGNATURE: serve_raw.get_concrete_function(),
       TRANSFORM_SIGNATURE: transform_signature(module, raw_spec),

@@ -62,7 +62,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from models.common import images, pictures, training
+from models.common import export, images, pictures, training
 from models.common.features import transformed_name
 
 NOISE = 128
@@ -286,7 +286,7 @@ def export_model(generator: keras.Model, conditional: bool, export_dir: str) -> 
     serve = tf.function(lambda noise: draw(noise, None), input_signature=[noise_spec])
     from_seed = tf.function(lambda seed: draw(seeded_noise(seed), None),
                             input_signature=[seed_spec])
-  tf.saved_model.save(module, export_dir, signatures={
+  export.save(module, export_dir, {
       'serving_default': serve.get_concrete_function(),
       FROM_SEED_SIGNATURE: from_seed.get_concrete_function(),
   })

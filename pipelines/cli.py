@@ -30,7 +30,7 @@ import time
 import warnings
 from typing import Dict, Iterator, List, Optional, TextIO
 
-from pipelines import datafile, metadata, registry, runlock
+from pipelines import datafile, metadata, registry, runlock, score
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_BLESSED, EXIT_BAD_DATA = 0, 1, 2, 3, 4
 
@@ -167,6 +167,7 @@ def _parser() -> argparse.ArgumentParser:
   kfp.add_argument('--fast', action='store_true', help="MODEL's fast mode (<MODEL>_fast)")
   kfp.add_argument('--beam-arg', action='append', default=[],
                    help='Beam pipeline argument for the tasks, repeatable (also from $BEAM_ARGS)')
+  score.add_parser(sub)
   return parser
 
 
@@ -339,6 +340,10 @@ def _run_locked(spec: registry.ModelSpec, args: argparse.Namespace, paths,
   if result is None or result.blessed is None:
     _error(f'pipeline {spec.name} finished without an evaluation')
     return EXIT_FAILED
+  if result.blessed and result.infra is not None and not result.infra.passed:
+    _error(f'{spec.name} was blessed, but TF Serving cannot serve it: {result.infra.error}; '
+           'nothing was pushed')
+    return EXIT_NOT_BLESSED
   if not result.blessed:
     failed = [m for m in result.metrics if not m.passed]
     why = '; '.join(f'{m.key} = {m.value:.6g} fails {m.threshold}' for m in failed
@@ -513,6 +518,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     return predict_command(args)
   if args.command in ('runs', 'lineage', 'why-not-blessed', 'tensorboard'):
     return inspect_command(args)
+  if args.command == 'score':
+    return score.score_command(args)
   if args.command == 'compile-kubeflow':
     return compile_kubeflow_command(args)
   return run_command(args)

@@ -3,10 +3,11 @@
   CsvExampleGen | TfdsExampleGen -> StatisticsGen -> ImportSchemaGen (curated schema)
   -> StrictExampleValidator (anomalies stop the run) -> Transform -> Trainer
   (+ ReferenceTrainer: the GANs' judge, a classifier trained on the same data)
-  -> Evaluator (+ latest blessed model as baseline) -> AtomicPusher
+  -> Evaluator (+ latest blessed model as baseline)
+  -> InfraValidator (every signature loaded and queried as TF Serving does) -> AtomicPusher
 
 The Evaluator is TFX's (TFMA) or, for metrics TFMA cannot compute (a generated word),
-QualityEvaluator; either way its blessing gates the Pusher.
+QualityEvaluator; the Pusher needs its blessing and the InfraValidator's.
 
 The runner decides where it runs (LocalDagRunner here; Beam args pass straight through).
 """
@@ -33,6 +34,7 @@ from tfx.types import standard_artifacts
 from tfx.types.channel import Channel
 
 from components.atomic_pusher import AtomicPusher
+from components.infra_validator.component import ServingInfraValidator
 from components.quality_evaluator import QualityEvaluator, QualityGate
 from components.strict_example_validator import StrictExampleValidator
 from models.common.features import TRANSFORM_SIGNATURE, transformed_name
@@ -238,16 +240,22 @@ def create_pipeline(spec: registry.ModelSpec,
         baseline_model=baseline_resolver.outputs['model'],
         example_splits=['eval'],
         eval_config=eval_config(spec))
+  # TF Serving's loader, on the eval examples: a model that loads in Python but not in a
+  # model server (a Keras export whose variables the restore op cannot find) stops here.
+  infra_validator = ServingInfraValidator(
+      model=trainer.outputs['model'], examples=example_gen.outputs['examples'],
+      model_name=spec.name).with_id('InfraValidator')
   pusher = AtomicPusher(
       model=trainer.outputs['model'],
       model_blessing=evaluator.outputs['blessing'],
+      infra_blessing=infra_validator.outputs['blessing'],
       push_destination=pusher_pb2.PushDestination(
           filesystem=pusher_pb2.PushDestination.Filesystem(
               base_directory=paths.serving_dir(spec.name)))).with_id('Pusher')
 
   components: List = [example_gen, statistics_gen, schema_gen, example_validator, transform,
                       trainer] + ([reference_trainer] if reference_trainer else []) + [
-                          baseline_resolver, evaluator, pusher]
+                          baseline_resolver, evaluator, infra_validator, pusher]
   if container_root is not None:  # Kubeflow / Vertex: see _in_container
     components = _in_container(components, spec, container_root)
   return Pipeline(

@@ -11,6 +11,7 @@ import json
 import os
 from typing import Dict, List, Optional
 
+from components.infra_validator import keys as infra_keys
 from ml_metadata import errors
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
@@ -42,6 +43,22 @@ class MetricCheck:
 
 
 @dataclasses.dataclass
+class InfraCheck:
+  """What the InfraValidator found: whether TF Serving's loader served every signature."""
+  passed: bool
+  validated_with: str
+  signatures: List[str]
+  requests: int
+  error: str = ''
+
+  def format(self) -> str:
+    if not self.passed:
+      return f'served by TF Serving: NO, {self.error} ({self.validated_with})'
+    return (f'served by TF Serving: yes, {self.requests} requests to '
+            f'{", ".join(self.signatures)} answered ({self.validated_with})')
+
+
+@dataclasses.dataclass
 class RunSummary:
   pipeline: str
   run_id: str
@@ -52,6 +69,7 @@ class RunSummary:
   pictures: List[str] = dataclasses.field(default_factory=list)
   tensorboard_dir: Optional[str] = None
   samples: Dict[str, str] = dataclasses.field(default_factory=dict)  # input -> model output
+  infra: Optional[InfraCheck] = None
 
   def component(self, node: str) -> Optional[ComponentRun]:
     return next((c for c in self.components if c.node == node), None)
@@ -73,6 +91,8 @@ class RunSummary:
                                             for k, v in self.samples.items()))
     if self.blessed is not None:
       lines.append(f'  blessed: {"yes" if self.blessed else "no"}')
+    if self.infra is not None:
+      lines.append(f'  {self.infra.format()}')
     lines.append(f'  pushed: {self.pushed_to or "nothing"}')
     if self.tensorboard_dir:
       lines.append(f'  training logs (TensorBoard): {self.tensorboard_dir}')
@@ -178,12 +198,28 @@ def summarize(store: metadata_store.MetadataStore, run: metadata_store_pb2.Conte
       evaluation_uri = evaluator.outputs['evaluation'][0].uri
       summary.metrics = gate_checks(evaluation_uri)
       summary.samples = quality_samples(evaluation_uri)
+  infra = summary.component('InfraValidator')
+  if infra and infra.outputs.get('blessing'):
+    summary.infra = infra_check(infra.outputs['blessing'][0])
   pusher = summary.component('Pusher')
   if pusher and pusher.outputs.get('pushed_model'):
     pushed = pusher.outputs['pushed_model'][0].custom_properties
     if pushed['pushed'].int_value:
       summary.pushed_to = pushed['pushed_destination'].string_value
   return summary
+
+
+def infra_check(blessing: metadata_store_pb2.Artifact) -> InfraCheck:
+  properties = blessing.custom_properties
+
+  def text(key: str) -> str:
+    return properties[key].string_value if key in properties else ''
+  return InfraCheck(
+      passed=bool(properties['blessed'].int_value) if 'blessed' in properties else False,
+      validated_with=text(infra_keys.VALIDATED_WITH),
+      signatures=[s for s in text(infra_keys.SIGNATURES).split(',') if s],
+      requests=properties[infra_keys.REQUESTS].int_value if infra_keys.REQUESTS in properties
+      else 0, error=text(infra_keys.ERROR))
 
 
 def latest_run(target, pipeline: Optional[str] = None) -> Optional[RunSummary]:

@@ -10,10 +10,12 @@ from absl import logging
 from tfx.components.pusher import executor as tfx_executor
 from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
-from tfx.utils import io_utils, proto_utils
+from tfx.utils import io_utils, path_utils, proto_utils
 
 # TF Serving only loads directories whose name is a number; these are invisible to it.
 INCOMING_PREFIX = '.incoming-'
+# Set on an InfraBlessing whose folder holds the validated model with its warm-up requests.
+WARMUP_MODEL_FLAG = 'has_model'
 
 
 def push_atomically(model_path: str, base_directory: str) -> tuple[str, str]:
@@ -46,6 +48,17 @@ def push_atomically(model_path: str, base_directory: str) -> tuple[str, str]:
 
 class Executor(tfx_executor.Executor):
   """TFX's Pusher executor with push_atomically() for filesystem destinations."""
+
+  def GetModelPath(self, input_dict: Dict[str, List[Any]]) -> str:
+    """The InfraValidator's copy of the model when it made one (the same SavedModel plus TF
+    Serving's warm-up requests, assets.extra/tf_serving_warmup_requests), else the model.
+    TFX's Pusher takes the `model` input first and would push the model without them."""
+    infra = input_dict.get(standard_component_specs.INFRA_BLESSING_KEY)
+    if infra:
+      blessing = artifact_utils.get_single_instance(infra)
+      if blessing.get_int_custom_property(WARMUP_MODEL_FLAG):
+        return path_utils.stamped_model_path(blessing.uri)
+    return super().GetModelPath(input_dict)
 
   def Do(self, input_dict: Dict[str, List[Any]], output_dict: Dict[str, List[Any]],
          exec_properties: Dict[str, Any]) -> None:

@@ -17,8 +17,10 @@ outputs come back as NumPy arrays, strings as bytes.
 from __future__ import annotations
 
 import ctypes
+import functools
 import importlib.util
 import os
+import re
 import sys
 import types
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
@@ -39,7 +41,12 @@ _NAMES = {1: 'float32', 2: 'float64', 3: 'int32', 4: 'uint8', 5: 'int16', 6: 'in
 
 class ServingLoadError(RuntimeError):
   """The model does not load, or a signature does not answer, through TF Serving's loader.
-  The message is one line naming the model directory (and the signature)."""
+  The message is one line naming the model directory and the signature (if any); `reason`
+  is the line without the directory."""
+
+  def __init__(self, export_dir: str, reason: str, signature: Optional[str] = None):
+    self.reason = f'{signature}: {reason}' if signature else reason
+    super().__init__(f'{export_dir} {self.reason}' if signature else f'{export_dir}: {reason}')
 
 
 class _Output(ctypes.Structure):
@@ -51,10 +58,11 @@ class _Buffer(ctypes.Structure):
               ('data_deallocator', ctypes.c_void_p)]
 
 
+@functools.lru_cache(maxsize=None)
 def _tensorflow_dir() -> str:
   spec = importlib.util.find_spec('tensorflow')  # finds the package without importing it
   if spec is None or not spec.origin:
-    raise ServingLoadError('TensorFlow is not installed: its C API library is the loader')
+    raise ServingLoadError(sys.executable, 'TensorFlow is not installed: its C API library is the loader')
   return os.path.dirname(spec.origin)
 
 
@@ -99,14 +107,18 @@ def _library() -> ctypes.CDLL:
   return lib
 
 
-def _proto_modules():
-  """(meta_graph_pb2, tensor_pb2). In a process that has not imported TensorFlow's Python
-  package and never will (the checker subprocess, see __main__), the generated protos are
-  imported without running tensorflow/__init__.py (4 s of imports for two message types)."""
-  if 'tensorflow' not in sys.modules and os.environ.get('TFZOO_LEAN_PROTOS') == '1':
+def lean_protos() -> None:
+  """Lets a process that has not imported TensorFlow's Python package, and never will (the
+  checker subprocess, components/infra_validator/check.py), import TensorFlow's generated
+  protos (MetaGraphDef, TensorProto) without running tensorflow/__init__.py: 4 s of imports
+  for a few message types. Nothing to do where TensorFlow is imported already."""
+  if 'tensorflow' not in sys.modules:
     package = types.ModuleType('tensorflow')
-    package.__path__ = [_tensorflow_dir()]
+    package.__path__ = [_tensorflow_dir()]  # computed (and cached) before the stand-in exists
     sys.modules['tensorflow'] = package
+
+
+def _proto_modules():
   from tensorflow.core.framework import tensor_pb2  # pylint: disable=g-import-not-at-top
   from tensorflow.core.protobuf import meta_graph_pb2  # pylint: disable=g-import-not-at-top
   return meta_graph_pb2, tensor_pb2
@@ -132,11 +144,16 @@ _CODES = {1: 'CANCELLED', 2: 'UNKNOWN', 3: 'INVALID_ARGUMENT', 4: 'DEADLINE_EXCE
           13: 'INTERNAL', 14: 'UNAVAILABLE', 15: 'DATA_LOSS', 16: 'UNAUTHENTICATED'}
 
 
+def one_line(message: str) -> str:
+  """A TensorFlow error message on one line, without the graph-node trail and debug details
+  TensorFlow appends (`[[{{node …}}]]`, `Debug info: …`)."""
+  message = re.sub(r'\[\[.*?\]\]|Debug info:.*?(?=\[\[|$)', '', message, flags=re.S)
+  return ' '.join(message.split())[:300]
+
+
 def _one_line(lib, status: _Status) -> str:
-  """'FAILED_PRECONDITION: Could not find variable …' from a failed status, on one line."""
-  code = _CODES.get(lib.TF_GetCode(status.handle), 'ERROR')
-  message = ' '.join((status.error() or '').split())
-  return f'{code}: {message[:400]}'
+  """'FAILED_PRECONDITION: Could not find variable …' from a failed status."""
+  return f'{_CODES.get(lib.TF_GetCode(status.handle), "ERROR")}: {one_line(status.error() or "")}'
 
 
 class ServingSession:
@@ -161,8 +178,8 @@ class ServingSession:
           status.handle)
       if status.error() is not None:
         self._session = None
-        raise ServingLoadError(f'{export_dir}: TF Serving\'s loader cannot load it: '
-                               f'{_one_line(lib, status)}')
+        raise ServingLoadError(export_dir, f'TF Serving\'s loader cannot load it: '
+                                           f'{_one_line(lib, status)}')
       self.meta_graph = self._meta_graph_pb2.MetaGraphDef.FromString(
           ctypes.string_at(meta.contents.data, meta.contents.length))
     finally:
@@ -184,15 +201,15 @@ class ServingSession:
 
   def _signature(self, name: str):
     if name not in self.signatures:
-      raise ServingLoadError(f'{self.export_dir}: no signature {name!r} (it has '
-                             f'{", ".join(sorted(self.signatures))})')
+      raise ServingLoadError(self.export_dir, f'no signature {name!r} (it has '
+                                              f'{", ".join(sorted(self.signatures))})')
     return self.signatures[name]
 
   def _endpoint(self, tensor_name: str) -> _Output:
     op_name, _, index = tensor_name.partition(':')
     op = self._lib.TF_GraphOperationByName(self._graph, op_name.encode())
     if not op:
-      raise ServingLoadError(f'{self.export_dir}: the graph has no operation {op_name!r}')
+      raise ServingLoadError(self.export_dir, f'the graph has no operation {op_name!r}')
     return _Output(op, int(index or 0))
 
   def run(self, signature: str, **inputs) -> Dict[str, np.ndarray]:
@@ -203,9 +220,9 @@ class ServingSession:
     unknown = sorted(set(inputs) - set(definition.inputs))
     if missing or unknown:
       raise ServingLoadError(
-          f'{self.export_dir} {signature}: takes {", ".join(sorted(definition.inputs))}'
+          self.export_dir, f'takes {", ".join(sorted(definition.inputs))}'
           + (f'; missing {", ".join(missing)}' if missing else '')
-          + (f'; unknown {", ".join(unknown)}' if unknown else ''))
+          + (f'; unknown {", ".join(unknown)}' if unknown else ''), signature)
     tensors = []
     try:
       for name, info in definition.inputs.items():
@@ -222,8 +239,8 @@ class ServingSession:
     definition = self._signature(signature)
     missing = sorted(set(definition.inputs) - set(request.inputs))
     if missing:
-      raise ServingLoadError(f'{self.export_dir} {signature}: the request lacks '
-                             f'{", ".join(missing)}')
+      raise ServingLoadError(self.export_dir, f'the request lacks {", ".join(missing)}',
+                             signature)
     status = _Status(self._lib)
     tensors, names = [], []
     try:
@@ -235,8 +252,8 @@ class ServingSession:
         self._lib.TF_TensorFromProto(buffer, tensor, status.handle)
         self._lib.TF_DeleteBuffer(buffer)
         if status.error() is not None:
-          raise ServingLoadError(f'{self.export_dir} {signature}: input {name}: '
-                                 f'{_one_line(self._lib, status)}')
+          raise ServingLoadError(self.export_dir,
+                                 f'input {name}: {_one_line(self._lib, status)}', signature)
         names.append(name)
       return self._session_run(signature, definition, names, tensors)
     finally:
@@ -259,8 +276,8 @@ class ServingSession:
     array = np.ascontiguousarray(value)
     if _ENUM.get(array.dtype) != declared:
       raise ServingLoadError(
-          f'{self.export_dir} {signature}: input {name} is {array.dtype}, the signature takes '
-          f'{_NAMES.get(declared, declared)}')
+          self.export_dir, f'input {name} is {array.dtype}, the signature takes '
+          f'{_NAMES.get(declared, declared)}', signature)
     dims = (ctypes.c_int64 * max(array.ndim, 1))(*array.shape)
     tensor = lib.TF_AllocateTensor(declared, dims, array.ndim, array.nbytes)
     if array.nbytes:
@@ -281,7 +298,7 @@ class ServingSession:
     lib.TF_SessionRun(self._session, None, feeds, values, len(tensors), fetches, results,
                       len(output_names), None, 0, None, status.handle)
     if status.error() is not None:
-      raise ServingLoadError(f'{self.export_dir} {signature}: {_one_line(lib, status)}')
+      raise ServingLoadError(self.export_dir, _one_line(lib, status), signature)
     try:
       return {name: self._to_numpy(result) for name, result in zip(output_names, results)}
     finally:
@@ -301,7 +318,7 @@ class ServingSession:
                for i in range(count)]
       return np.array(items, dtype=object).reshape(shape)
     if dtype not in _NUMPY:
-      raise ServingLoadError(f'{self.export_dir}: an output of type {dtype} is not readable here')
+      raise ServingLoadError(self.export_dir, f'an output of type {dtype} is not readable here')
     size = lib.TF_TensorByteSize(tensor)
     raw = ctypes.string_at(data, size) if size else b''
     return np.frombuffer(raw, dtype=_NUMPY[dtype]).reshape(shape).copy()

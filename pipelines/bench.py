@@ -230,55 +230,54 @@ def latency_stats(times: Sequence[float], batch: int) -> Dict[str, float]:
   }
 
 
-def signature_inputs(signature, batch: int, images=None) -> Dict[str, Any]:
-  """A batch for each of the signature's inputs: `images` (float32 [N, 28, 28], pixels
-  0-255) from the given ones, repeated as needed; other numeric inputs 0/1 values, strings
-  'a' (enough to time a model whose raw inputs are not images)."""
+def signature_inputs(declared: Dict[str, Any], batch: int, images=None) -> Dict[str, Any]:
+  """A NumPy batch for each input a signature declares ({name: (dtype, shape)}, as
+  ServingSession.input_specs gives them): `images` (float32 [N, 28, 28], pixels 0-255) from
+  the given ones, repeated as needed; other numeric inputs 0/1 values, strings 'a' (enough to
+  time a model whose raw inputs are not images)."""
   import numpy as np  # pylint: disable=g-import-not-at-top
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  _, specs = signature.structured_input_signature
   rng = np.random.default_rng(0)
   inputs = {}
-  for name, spec in specs.items():
-    shape = [batch] + [d if d is not None else 1 for d in spec.shape.as_list()[1:]]
+  for name, (dtype, dims) in declared.items():
+    shape = [batch] + [d if d is not None else 1 for d in (dims or [None])[1:]]
     if name == 'images' and images is not None:
       picked = np.resize(np.asarray(images, np.float32), [batch] + list(np.shape(images)[1:]))
-      inputs[name] = tf.constant(picked.reshape(shape), spec.dtype)
-    elif spec.dtype == tf.string:
-      inputs[name] = tf.fill(shape, 'a')
+      inputs[name] = picked.reshape(shape).astype(dtype)
+    elif dtype == 'string':
+      inputs[name] = np.full(shape, b'a', dtype=object)
     else:
-      inputs[name] = tf.constant(rng.integers(0, 2, shape), spec.dtype)
+      inputs[name] = rng.integers(0, 2, shape).astype(dtype)
   return inputs
 
 
 def serving_latency(version_dir: str, calls: int, batches: Sequence[int] = LATENCY_BATCHES,
                     images=None, warmup: int = 50,
                     signature_name: str = RAW_SIGNATURE) -> Dict[str, Any]:
-  """Loads the SavedModel in this process and times its signature per batch size. Each call
-  includes fetching its outputs as NumPy (what a client holds afterwards)."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  """Loads the SavedModel with TF Serving's loader (a session, components/infra_validator/
+  session_loader.py) in this process and times its signature per batch size: TF Serving's
+  Session::Run without the network. Each call includes copying its outputs out as NumPy."""
+  from components.infra_validator.session_loader import ServingSession  # pylint: disable=g-import-not-at-top
   started = time.perf_counter()
-  loaded = tf.saved_model.load(version_dir)
+  session = ServingSession(version_dir)
   load_seconds = time.perf_counter() - started
-  if signature_name not in loaded.signatures:
+  if signature_name not in session.signatures:
     raise BenchError(f'{version_dir} has no {signature_name} signature '
-                     f'(has {", ".join(loaded.signatures)})')
-  signature = loaded.signatures[signature_name]
-  takes_images = 'images' in signature.structured_input_signature[1]
+                     f'(has {", ".join(sorted(session.signatures))})')
+  declared = session.input_specs(signature_name)
+  takes_images = 'images' in declared
   results = []
-  for batch in batches:
-    inputs = signature_inputs(signature, batch, images)
-
-    def call(inputs=inputs):
-      return {k: v.numpy() for k, v in signature(**inputs).items()}
-
-    results.append(latency_stats(time_calls(call, calls, warmup), batch))
+  with session:
+    for batch in batches:
+      inputs = signature_inputs(declared, batch, images)
+      results.append(latency_stats(time_calls(
+          lambda inputs=inputs: session.run(signature_name, **inputs), calls, warmup), batch))
   if takes_images:
     described = 'MNIST test images' if images is not None else 'blank images'
   else:
     described = 'generated inputs (0/1 numbers, "a" strings)'
-  return {'model_dir': version_dir, 'signature': signature_name, 'load_seconds': load_seconds,
-          'inputs': described, 'warmup_calls': warmup, 'batches': results}
+  return {'model_dir': version_dir, 'signature': signature_name, 'loader': 'TF Serving (C API)',
+          'load_seconds': load_seconds, 'inputs': described, 'warmup_calls': warmup,
+          'batches': results}
 
 
 def mnist_test_images(manual_dir: Optional[str], data_dir: Optional[str], count: int = 100):

@@ -13,8 +13,9 @@ Each request exists for both signatures: `examples` (serving_default: one serial
 tf.Example, sent as `{"b64": …}` over REST) and `raw` (serving_raw: plain tensors); for the
 GANs `noise` (serving_default: 128 standard-normal numbers drawn here from the seed, + digit)
 and `seed` (from_seed: the seed itself, the model draws the noise). `--local`
-loads the latest pushed SavedModel and calls the signature with the very tensors the gRPC
-request carries, which is also how the tests check the serving contract without a server.
+answers the very gRPC request through TF Serving's loader (TF's C API, a session and its restore
+op) on the latest pushed SavedModel, which is also how the tests check the serving contract
+without a server.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ import json
 import os
 import urllib.error
 import urllib.request
-from typing import Dict, List, Optional
+from typing import Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -218,42 +219,46 @@ def schema_int_features(spec: registry.ModelSpec) -> List[str]:
   return ints
 
 
-def contract_problems(request: Request, signature) -> List[str]:
-  """How the request's tensors differ from what the signature declares (its input names,
-  dtypes and shapes, as `saved_model_cli show` lists them); [] when TF Serving would take it."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  declared = signature.structured_input_signature[1]
+def contract_problems(request: Request,
+                      declared: Mapping[str, Tuple[str, Optional[List[Optional[int]]]]]
+                      ) -> List[str]:
+  """How the request's tensors differ from what the signature declares — its inputs as
+  ServingSession.input_specs gives them, {name: (dtype, shape)}, as `saved_model_cli show`
+  lists them; [] when TF Serving would take the request."""
   problems = []
   if sorted(declared) != sorted(request.tensors):
     problems.append(f'the request sends {", ".join(sorted(request.tensors))}; the signature '
                     f'takes {", ".join(sorted(declared))}')
-  for name, proto in request.grpc().inputs.items():
+  for name, value in request.tensors.items():
     if name not in declared:
       continue
-    dtype, shape = tf.as_dtype(proto.dtype), tf.TensorShape(tf.make_ndarray(proto).shape)
-    if dtype != declared[name].dtype or not declared[name].shape.is_compatible_with(shape):
-      problems.append(f'{name}: the request sends {dtype.name}{shape.as_list()}, the signature '
-                      f'takes {declared[name].dtype.name}{declared[name].shape.as_list()}')
+    dtype, shape = declared[name]
+    sent = 'string' if value.dtype.kind in 'OSU' else value.dtype.name
+    fits = shape is None or (len(shape) == value.ndim and
+                             all(d is None or d == n for d, n in zip(shape, value.shape)))
+    if sent != dtype or not fits:
+      problems.append(f'{name}: the request sends {sent}{list(value.shape)}, the signature '
+                      f'takes {dtype}{shape}')
   return problems
 
 
 def predict_local(request: Request, version_dir: str) -> Dict[str, np.ndarray]:
-  """Calls the SavedModel's signature with the tensors of the gRPC request — the protos TF
-  Serving would receive, turned back into tensors by name — after checking them against the
-  signature's declared inputs."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  model = tf.saved_model.load(version_dir)
-  if request.signature not in model.signatures:
-    raise ClientError(f'{version_dir} has no signature {request.signature!r} '
-                      f'(it has {", ".join(model.signatures)})')
-  signature = model.signatures[request.signature]
-  problems = contract_problems(request, signature)
-  if problems:
-    raise ClientError(f'{version_dir} {request.signature}: {"; ".join(problems)}')
-  grpc = request.grpc()
-  inputs = {k: tf.constant(tf.make_ndarray(v)) for k, v in grpc.inputs.items()}
-  outputs = signature(**inputs)
-  return {k: v.numpy() for k, v in outputs.items()}
+  """Answers the gRPC request — the protos TF Serving would receive — through TF Serving's
+  loader (a session restored from the SavedModel, Session::Run: components/infra_validator/
+  session_loader.py), after checking it against the signature's declared inputs. What works
+  here works in TF Serving."""
+  from components.infra_validator.session_loader import ServingLoadError, ServingSession  # pylint: disable=g-import-not-at-top
+  try:
+    with ServingSession(version_dir) as session:
+      if request.signature not in session.signatures:
+        raise ClientError(f'{version_dir} has no signature {request.signature!r} '
+                          f'(it has {", ".join(sorted(session.signatures))})')
+      problems = contract_problems(request, session.input_specs(request.signature))
+      if problems:
+        raise ClientError(f'{version_dir} {request.signature}: {"; ".join(problems)}')
+      return session.run_request(request.grpc())
+  except ServingLoadError as e:
+    raise ClientError(str(e)) from None
 
 
 def predict_grpc(request: Request, host: str, port: int, timeout: float = 30.0

@@ -42,32 +42,37 @@ from pipelines import baseline, registry
 from pipelines.paths import Paths
 
 SHARED_CODE_DIR = os.path.join(registry.MODELS_DIR, 'common')
+# TF Serving's loader, which the Trainers' pictures and the evaluate_fns call the export through.
+LOADER_FILES = tuple(os.path.join(registry.PROJECT_ROOT, 'components', 'infra_validator', name)
+                     for name in ('session_loader.py', 'capi.py'))
 
 
-def _python_files_hash(directories: Sequence[str]) -> str:
-  """Hash of every .py file (name and content) in `directories`."""
+def _python_files_hash(paths: Sequence[str]) -> str:
+  """Hash of every .py file (name and content) in `paths`: folders, or single files."""
   h = hashlib.sha256()
-  for directory in directories:
-    for path in sorted(glob.glob(os.path.join(directory, '*.py'))):
-      h.update(os.path.basename(path).encode())
-      with open(path, 'rb') as f:
+  for path in paths:
+    files = sorted(glob.glob(os.path.join(path, '*.py'))) if os.path.isdir(path) else [path]
+    for name in files:
+      h.update(os.path.basename(name).encode())
+      with open(name, 'rb') as f:
         h.update(hashlib.sha256(f.read()).digest())
   return h.hexdigest()[:16]
 
 
 def shared_code_fingerprint() -> str:
-  """Hash of the shared model helpers (models/common).
+  """Hash of the code every model module uses beyond its own folder (models/common and the
+  serving loader).
 
   TFX hashes the module file's own folder into its cache key, not the helpers it imports; this
   fingerprint goes into Transform's and Trainer's custom_config so a change there re-runs them.
   """
-  return _python_files_hash([SHARED_CODE_DIR])
+  return _python_files_hash([SHARED_CODE_DIR, *LOADER_FILES])
 
 
 def module_fingerprint(spec: registry.ModelSpec) -> str:
-  """Hash of the model's folder and the shared helpers: the QualityEvaluator's cache key (it
+  """Hash of the model's folder and the shared code: the QualityEvaluator's cache key (it
   calls the module's evaluate_fn, and TFX would key it on the module file's path only)."""
-  return _python_files_hash([SHARED_CODE_DIR, spec.module_dir])
+  return _python_files_hash([SHARED_CODE_DIR, *LOADER_FILES, spec.module_dir])
 
 
 def schema_snapshot(spec: registry.ModelSpec, paths: Paths) -> str:

@@ -67,6 +67,8 @@ def run_outcome(run: summary.RunSummary) -> str:
     return f'pushed {run.pushed_to}' + (' (cached)' if pusher and pusher.state == 'cached' else '')
   if run.blessed is False:
     return 'not blessed'
+  if run.infra is not None and not run.infra.passed:
+    return 'not servable by TF Serving'
   if run.blessed and run.component('Pusher') is not None:
     return 'blessed, already pushed'
   return 'incomplete'
@@ -115,6 +117,19 @@ def find_push(store, pipeline: str, version_path: Optional[str]) -> metadata_sto
   raise InspectionError(f'{version_path} was not pushed by pipeline {pipeline}')
 
 
+def pushed_model(store, pipeline: str) -> Tuple[metadata_store_pb2.Artifact,
+                                                 metadata_store_pb2.Artifact]:
+  """(the Model artifact, its PushedModel) of `pipeline`'s latest push: the model the Pusher
+  execution that pushed it took as input."""
+  push = find_push(store, pipeline, None)
+  pusher = _producer(store, push.id)
+  [model_id] = [e.artifact_id for e in store.get_events_by_execution_ids([pusher.id])
+                if e.type == metadata_store_pb2.Event.INPUT and e.path.steps
+                and e.path.steps[0].key == 'model']
+  [model] = store.get_artifacts_by_id([model_id])
+  return model, push
+
+
 def _producer(store, artifact_id: int) -> Optional[metadata_store_pb2.Execution]:
   events = [e for e in store.get_events_by_artifact_ids([artifact_id])
             if e.type in (metadata_store_pb2.Event.OUTPUT,
@@ -144,6 +159,8 @@ def _details(store, execution: metadata_store_pb2.Execution,
   if type_name == 'ModelEvaluation' and os.path.isdir(artifact.uri):
     return ', '.join(f'{c.key} = {"n/a" if c.value is None else f"{c.value:.6g}"}'
                      for c in summary.gate_checks(artifact.uri))
+  if type_name == 'InfraBlessing' and 'blessed' in props:
+    return summary.infra_check(artifact).format()
   if type_name == 'PushedModel':
     return f'-> {props["pushed_destination"].string_value}'
   return ''
@@ -194,7 +211,8 @@ def why_not_blessed(pipeline: str, metadata_path, run_id: Optional[str] = None) 
       raise InspectionError(f'{pipeline} has no run {run_id!r}')
   else:
     chosen = next((r for r in reversed(all_runs) if not r.pushed_to and not (
-        r.blessed and r.component('Pusher') is not None)), None)
+        r.blessed and (r.infra is None or r.infra.passed)
+        and r.component('Pusher') is not None)), None)
     if chosen is None:
       latest = all_runs[-1]
       return (f'{pipeline}: every run was blessed; the latest ({latest.run_id}) pushed '
@@ -208,6 +226,8 @@ def why_not_blessed(pipeline: str, metadata_path, run_id: Optional[str] = None) 
     value = 'n/a' if metric.value is None else f'{metric.value:.6g}'
     lines.append(f'  {metric.key} = {value}, threshold {metric.threshold}: '
                  f'{"passed" if metric.passed else "FAILED"}')
+  if chosen.infra is not None and not chosen.infra.passed:
+    lines.append(f'  {chosen.infra.format()}')
   if chosen.blessed is False and not any(not m.passed for m in chosen.metrics):
     lines.append('  (no metric failed its own bound: the change threshold against the blessed '
                  'baseline refused it)')

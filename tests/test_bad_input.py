@@ -94,4 +94,4 @@ def test_bad_input_stops_before_training(case, project, home, tmp_path):
     assert 'stopped before training, nothing was pushed' in errors[0]
     states = node_states(metadata)
     assert states['ExampleValidator'] == 'failed', states
-    assert not {'Transform', 'Trainer', 'Evaluator', 'Pusher'} & set(states), states
+    assert not {'Transform', 'Trainer', 'Evaluator', 'InfraValidator', 'Pusher'} & set(states), states

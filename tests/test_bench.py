@@ -151,11 +151,11 @@ def test_latency_loop_on_a_tiny_saved_model(tiny_serving_dir):
 
 
 def test_latency_inputs_repeat_the_given_images(tiny_serving_dir):
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  signature = tf.saved_model.load(
-      bench.latest_version_dir(tiny_serving_dir)).signatures['serving_raw']
+  from components.infra_validator.session_loader import ServingSession  # pylint: disable=g-import-not-at-top
+  with ServingSession(bench.latest_version_dir(tiny_serving_dir)) as session:
+    declared = session.input_specs('serving_raw')
   images = np.stack([np.full([28, 28], v, np.float32) for v in (0, 100, 255)])
-  batch = bench.signature_inputs(signature, 5, images)['images'].numpy()
+  batch = bench.signature_inputs(declared, 5, images)['images']
   assert batch.shape == (5, 28, 28) and batch.dtype == np.float32
   assert [float(b[0, 0]) for b in batch] == [0, 100, 255, 0, 100]
 

@@ -18,37 +18,38 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from components.infra_validator.session_loader import ServingSession
 from conftest import node_states, run_tfzoo, serving_snapshot, versions
+from serving_helpers import every_signature, serialized_examples
 
 ANIMALS = [(0, 0, b'other'), (1, 0, b'mammal'), (1, 1, b'bird'),
            (0, 0, b'other'), (0, 0, b'other'), (0, 1, b'bird')]
 UPSTREAM = ['CsvExampleGen', 'ImportSchemaGen', 'StatisticsGen', 'ExampleValidator']
-COMPONENTS = UPSTREAM + ['Transform', 'Trainer', 'Evaluator', 'Pusher']
-
-
-def animal_example(fur: int, wings: int) -> bytes:
-  """A serialized tf.Example as a TF Serving client sends it (REST `b64` / gRPC string)."""
-  return tf.train.Example(features=tf.train.Features(feature={
-      'fur': tf.train.Feature(int64_list=tf.train.Int64List(value=[fur])),
-      'wings': tf.train.Feature(int64_list=tf.train.Int64List(value=[wings])),
-  })).SerializeToString()
+COMPONENTS = UPSTREAM + ['Transform', 'Trainer', 'Evaluator', 'InfraValidator', 'Pusher']
 
 
 def check_animals_served(version_dir: str) -> None:
-  """Both signatures, called as TF Serving calls them, name every seed row's species."""
-  model = tf.saved_model.load(version_dir)
+  """Every signature, called through TF Serving's loader as TF Serving calls it (and answering
+  as tf.saved_model.load does), names every seed row's species."""
+  rows = [{'fur': [f], 'wings': [w], 'species': [s]} for f, w, s in ANIMALS]
   expected = [species for _, _, species in ANIMALS]
-  by_example = model.signatures['serving_default'](
-      examples=tf.constant([animal_example(f, w) for f, w, _ in ANIMALS]))
-  assert list(by_example['classes'].numpy()) == expected
-  probabilities = by_example['probabilities'].numpy()
+  with ServingSession(version_dir) as session:
+    answers = every_signature(session, tf.saved_model.load(version_dir), {
+        'serving_default': {'examples': serialized_examples(rows, ['fur', 'wings'])},
+        'serving_raw': {'fur': np.array([f for f, _, _ in ANIMALS], np.float32),
+                        'wings': np.array([w for _, w, _ in ANIMALS], np.float32)},
+        'transform_features': {'examples': serialized_examples(rows)},
+    }, atol=1e-5)
+  by_example, raw = answers['serving_default'], answers['serving_raw']
+  assert list(by_example['classes']) == expected
+  probabilities = by_example['probabilities']
   np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
   assert (probabilities.max(axis=1) > 0.5).all()
-  raw = model.signatures['serving_raw'](
-      fur=tf.constant([float(f) for f, _, _ in ANIMALS]),
-      wings=tf.constant([float(w) for _, w, _ in ANIMALS]))
-  assert list(raw['classes'].numpy()) == expected
-  np.testing.assert_allclose(raw['probabilities'].numpy(), probabilities, rtol=1e-5)
+  assert list(raw['classes']) == expected
+  np.testing.assert_allclose(raw['probabilities'], probabilities, rtol=1e-5)
+  # TFMA reads the label through transform_features: the vocabulary ids the model predicts.
+  np.testing.assert_array_equal(
+      answers['transform_features']['species_xf'].reshape(-1), by_example['class_ids'])
 
 
 @pytest.fixture(scope='module')
@@ -71,8 +72,11 @@ def test_first_run_pushes_a_blessed_model(project, home):
   assert 'blessed: yes' in result.stdout
   [version] = versions(serving)
   assert f'pushed: {os.path.join(serving, version)}' in result.stdout
-  for name in ('saved_model.pb', 'variables/variables.index', 'fingerprint.pb'):
+  for name in ('saved_model.pb', 'variables/variables.index', 'fingerprint.pb',
+               'assets.extra/tf_serving_warmup_requests'):  # what TF Serving runs before serving
     assert os.path.isfile(os.path.join(serving, version, name)), name
+  assert re.search(r'served by TF Serving: yes, 17 requests to serving_default, serving_raw, '
+                   r'transform_features answered', result.stdout), result.stdout
   check_animals_served(os.path.join(serving, version))
 
 
@@ -118,7 +122,8 @@ def test_model_code_change_retrains_and_pushes_a_new_version(project, home):
   assert result.returncode == 0, result.stdout + result.stderr
   states = node_states(metadata)
   assert all(states[c] == 'cached' for c in UPSTREAM), states
-  assert all(states[c] == 'executed' for c in ('Transform', 'Trainer', 'Evaluator', 'Pusher'))
+  assert all(states[c] == 'executed'
+             for c in ('Transform', 'Trainer', 'Evaluator', 'InfraValidator', 'Pusher'))
   # The Evaluator compared the new model with the blessed one (change threshold present).
   assert 'change vs blessed baseline' in result.stdout
   assert len(versions(serving)) == 2
@@ -211,6 +216,45 @@ def test_serve_without_a_server_says_what_to_install(project, home, tmp_path):
     assert 'name: "classifier"' in f.read()
 
 
+def test_an_unservable_export_is_not_pushed_and_the_reason_is_one_line(project, home):
+  """The export as it was before models/common/export.save (Keras 3 hands tf.saved_model.save
+  copies of its variables): the Evaluator blesses it (tf.saved_model.load answers), TF
+  Serving's loader does not, so the InfraValidator refuses it and nothing is pushed."""
+  metadata, serving = _paths(home, 'classifier')
+  before = serving_snapshot(serving)
+  export_py = os.path.join(project, 'models', 'common', 'export.py')
+  with open(export_py) as f:
+    code = f.read()
+  broken = re.sub(r'(def save\(.*?"""\n).*?(  tf\.saved_model\.save\()', r'\1\2', code,
+                  count=1, flags=re.S)
+  assert broken != code and 'serving_variables' not in broken.split('def save(')[1][:900]
+  with open(export_py, 'w') as f:
+    f.write(broken)
+  try:
+    result = run_tfzoo(project, home, 'run', 'classifier')
+  finally:
+    with open(export_py, 'w') as f:
+      f.write(code)
+  assert result.returncode == 3, result.stdout + result.stderr
+  states = node_states(metadata)
+  assert states['Trainer'] == states['InfraValidator'] == 'executed', states
+  assert 'blessed: yes' in result.stdout and 'pushed: nothing' in result.stdout
+  [error] = [line for line in result.stderr.splitlines() if line.startswith('tfzoo:')]
+  assert re.fullmatch(r"tfzoo: classifier was blessed, but TF Serving cannot serve it: "
+                      r"serving_default: FAILED_PRECONDITION: Could not find variable "
+                      r"softmax/(kernel|bias)\. [^\n]*; nothing was pushed", error), error
+  assert serving_snapshot(serving) == before
+  # The record says so too: `runs` and `why-not-blessed` read the InfraBlessing.
+  runs = _tfzoo_lines(project, home, 'runs', 'classifier')
+  assert [l for l in runs if l.startswith('classifier  run ')][-1].endswith(
+      'not servable by TF Serving')
+  why = _tfzoo_lines(project, home, 'why-not-blessed', 'classifier')
+  assert why[0].endswith(': not servable by TF Serving'), why
+  assert re.fullmatch(r"  served by TF Serving: NO, serving_default: FAILED_PRECONDITION: Could "
+                      r"not find variable softmax/(kernel|bias)\. .* \(TF Serving's loader "
+                      r"through TF's C API\)", why[1]), why
+
+
 def test_two_pipelines_at_once_dnn_and_linear(project, tmp_path):
   """Two different pipelines started together on one work directory both complete: each has
   its own ML Metadata store and serving folder."""
@@ -231,10 +275,13 @@ def test_two_pipelines_at_once_dnn_and_linear(project, tmp_path):
   assert re.search(r'metric mean_squared_error = \S+ +\(gate: <= 0.001\) passed', stdout)
   _, serving = _paths(home, 'linear')
   [version] = versions(serving)
-  model = tf.saved_model.load(os.path.join(serving, version))
-  raw = model.signatures['serving_raw'](x=tf.constant([5.0, 2.5]))['y'].numpy()
-  np.testing.assert_allclose(raw, [5.0, 2.5], atol=0.05)
-  example = tf.train.Example(features=tf.train.Features(feature={
-      'x': tf.train.Feature(float_list=tf.train.FloatList(value=[5.0]))})).SerializeToString()
-  served = model.signatures['serving_default'](examples=tf.constant([example]))['y'].numpy()
-  np.testing.assert_allclose(served, [5.0], atol=0.05)
+  version_dir = os.path.join(serving, version)
+  with ServingSession(version_dir) as session:
+    answers = every_signature(session, tf.saved_model.load(version_dir), {
+        'serving_default': {'examples': serialized_examples([{'x': [5.0]}, {'x': [2.5]}])},
+        'serving_raw': {'x': np.array([5.0, 2.5], np.float32)},
+        'transform_features': {'examples': serialized_examples([{'x': [5.0], 'y': [5.0]}])},
+    }, atol=1e-5)
+  np.testing.assert_allclose(answers['serving_raw']['y'], [5.0, 2.5], atol=0.05)
+  np.testing.assert_allclose(answers['serving_default']['y'], [5.0, 2.5], atol=0.05)
+  assert answers['transform_features']['y_xf'].reshape(-1).tolist() == [5.0]

@@ -10,10 +10,22 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from components.infra_validator.session_loader import ServingSession
 from conftest import node_states, run_tfzoo, versions
+from serving_helpers import every_signature, serialized_examples
 
 COMPONENTS = ['TfdsExampleGen', 'ImportSchemaGen', 'StatisticsGen', 'ExampleValidator',
-              'Transform', 'Trainer', 'Evaluator', 'Pusher']
+              'Transform', 'Trainer', 'Evaluator', 'InfraValidator', 'Pusher']
+
+
+def _test_digits(tfds_data_dir: str, split: str):
+  """(pixels uint8 [N, 28, 28], labels, the same digits as rows {image: [PNG], label: [d]})."""
+  batch = tfds.as_numpy(tfds.load('mnist:3.0.1', split=split, data_dir=tfds_data_dir,
+                                  batch_size=-1))
+  pixels, labels = batch['image'][..., 0], batch['label']
+  rows = [{'image': [tf.io.encode_png(p[..., None]).numpy()], 'label': [int(l)]}
+          for p, l in zip(pixels, labels)]
+  return pixels, labels, rows
 
 
 def test_cnn_fast_pipeline_from_tfds_to_serving(project, tmp_path, tfds_data_dir,
@@ -28,23 +40,24 @@ def test_cnn_fast_pipeline_from_tfds_to_serving(project, tmp_path, tfds_data_dir
   # A fast model never reaches the real model's serving directory.
   assert not os.path.exists(os.path.join(home, 'serving', 'cnn'))
   [version] = versions(os.path.join(home, 'serving', 'cnn_fast'))
-  model = tf.saved_model.load(os.path.join(home, 'serving', 'cnn_fast', version))
-
-  batch = next(iter(tfds.as_numpy(tfds.load('mnist:3.0.1', split='test[-200:]',
-                                            data_dir=tfds_data_dir, batch_size=200))))
-  pixels, labels = batch['image'][..., 0], batch['label']
-  raw = model.signatures['serving_raw'](images=tf.constant(pixels, tf.float32))
-  examples = [tf.train.Example(features=tf.train.Features(feature={
-      'image': tf.train.Feature(bytes_list=tf.train.BytesList(
-          value=[tf.io.encode_png(p[..., None]).numpy()]))})).SerializeToString()
-      for p in pixels]
-  served = model.signatures['serving_default'](examples=tf.constant(examples))
-  np.testing.assert_allclose(served['probabilities'].numpy(), raw['probabilities'].numpy(),
-                             atol=1e-6)
+  version_dir = os.path.join(home, 'serving', 'cnn_fast', version)
+  pixels, labels, rows = _test_digits(tfds_data_dir, 'test[-200:]')
+  # Every signature through TF Serving's loader, answering as tf.saved_model.load does.
+  with ServingSession(version_dir) as session:
+    answers = every_signature(session, tf.saved_model.load(version_dir), {
+        'serving_default': {'examples': serialized_examples(rows, ['image'])},
+        'serving_raw': {'images': pixels.astype(np.float32)},
+        'transform_features': {'examples': serialized_examples(rows)},
+    }, atol=1e-5)
+  served, raw = answers['serving_default'], answers['serving_raw']
+  np.testing.assert_allclose(served['probabilities'], raw['probabilities'], atol=1e-6)
   assert raw['probabilities'].shape == (200, 10)
-  predicted = raw['class_ids'].numpy()
-  assert [c.decode() for c in raw['classes'].numpy()] == [str(d) for d in predicted]
+  predicted = raw['class_ids']
+  assert [c.decode() for c in raw['classes']] == [str(d) for d in predicted]
   assert (predicted == labels).mean() >= 0.8
+  transformed = answers['transform_features']
+  np.testing.assert_allclose(transformed['image_xf'][..., 0], pixels / 255.0, atol=1e-6)
+  assert transformed['label_xf'].reshape(-1).tolist() == labels.tolist()
 
   # The seed's picture: 10 eval digits with the exported model's predictions.
   picture = os.path.join(home, 'pipelines', 'cnn_fast', 'Trainer', 'model_run')
@@ -57,7 +70,7 @@ def test_cnn_fast_pipeline_from_tfds_to_serving(project, tmp_path, tfds_data_dir
   # test digit saved as an ordinary PNG file: same answer as the signature called directly.
   digit = str(tmp_path / 'digit.png')
   tf.io.write_file(digit, tf.io.encode_png(pixels[0][..., None]))
-  expected = served['probabilities'].numpy()[0]
+  expected = served['probabilities'][0]
   for signature in ('examples', 'raw'):
     answer = run_tfzoo(project, home, 'predict', 'cnn_fast', digit, '--local',
                        '--signature', signature)
@@ -90,19 +103,26 @@ def test_autoencoder_fast_pipeline_is_gated_by_the_quality_evaluator(
   assert run.pictures == [os.path.join(run.tensorboard_dir, 'pictures', 'reconstructions.png')]
 
   [version] = versions(os.path.join(home, 'serving', 'autoencoder_fast'))
-  model = tf.saved_model.load(os.path.join(home, 'serving', 'autoencoder_fast', version))
-  batch = next(iter(tfds.as_numpy(tfds.load('mnist:3.0.1', split='test[-100:]',
-                                            data_dir=tfds_data_dir, batch_size=100))))
-  pixels = batch['image'][..., 0].astype(np.float32)
-  answer = model.signatures['serving_raw'](images=tf.constant(pixels))
-  reconstruction = answer['reconstruction'].numpy()
+  version_dir = os.path.join(home, 'serving', 'autoencoder_fast', version)
+  images, _, rows = _test_digits(tfds_data_dir, 'test[-100:]')
+  pixels = images.astype(np.float32)
+  with ServingSession(version_dir) as session:
+    answers = every_signature(session, tf.saved_model.load(version_dir), {
+        'serving_default': {'examples': serialized_examples(rows, ['image'])},
+        'serving_raw': {'images': pixels},
+        'transform_features': {'examples': serialized_examples(rows)},
+    }, atol=1e-3)
+  answer = answers['serving_raw']
+  reconstruction = answer['reconstruction']
   assert reconstruction.shape == (100, 28, 28)
+  assert 0 <= reconstruction.min() and reconstruction.max() <= 255
   errors = (((reconstruction - pixels) / 255.0) ** 2).mean(axis=(1, 2))
-  np.testing.assert_allclose(answer['error'].numpy(), errors, rtol=1e-4)
+  np.testing.assert_allclose(answer['error'], errors, rtol=1e-4)
+  np.testing.assert_allclose(answers['serving_default']['error'], errors, rtol=1e-4)
   assert errors.mean() < 0.03  # images the pipeline never evaluated on
 
   digit = str(tmp_path / 'digit.png')
-  tf.io.write_file(digit, tf.io.encode_png(batch['image'][0]))
+  tf.io.write_file(digit, tf.io.encode_png(images[0][..., None]))
   out = str(tmp_path / 'rebuilt.png')
   answer = run_tfzoo(project, home, 'predict', 'autoencoder_fast', digit, '--local',
                      '--output', out)
@@ -164,10 +184,19 @@ def test_cgan_fast_pipeline_is_judged_by_its_reference_classifier(
   assert re.search(r'ReferenceTrainer \(cached\)\n    model: Model #\d+ ' + re.escape(reference.uri),
                    lineage.stdout), lineage.stdout
 
-  model = tf.saved_model.load(os.path.join(serving, version))
-  seven = model.signatures['from_seed'](seed=tf.constant([3, 3], tf.int64),
-                                        digit=tf.constant([7, 7], tf.int64))['images'].numpy()
-  assert seven.shape == (2, 28, 28) and 0 <= seven.min() and seven.max() <= 255
+  version_dir = os.path.join(serving, version)
+  noise = np.random.default_rng(0).standard_normal((3, 128)).astype(np.float32)
+  digits = np.array([7, 7, 2], np.int64)
+  with ServingSession(version_dir) as session:
+    answers = every_signature(session, tf.saved_model.load(version_dir), {
+        'serving_default': {'noise': noise, 'digit': digits},
+        'from_seed': {'seed': np.array([3, 3, 4], np.int64), 'digit': digits},
+    }, atol=1e-3)
+    with pytest.raises(Exception, match='digit must be 0-9'):
+      session.run('serving_default', noise=noise[:1], digit=np.array([10], np.int64))
+  seven = answers['from_seed']['images'][:2]
+  for images in (answers['serving_default']['images'], answers['from_seed']['images']):
+    assert images.shape == (3, 28, 28) and 0 <= images.min() and images.max() <= 255
   np.testing.assert_array_equal(seven[0], seven[1])
   out = str(tmp_path / 'seven.png')
   answer = run_tfzoo(project, home, 'predict', 'cgan_fast', 'digit=7,seed=3', '--local',

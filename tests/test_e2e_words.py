@@ -14,19 +14,27 @@ import sys
 import numpy as np
 import tensorflow as tf
 
+from components.infra_validator.session_loader import ServingSession
 from conftest import node_states, run_tfzoo, serving_snapshot, versions
+from serving_helpers import every_signature, serialized_examples
 
 COMPONENTS = ['CsvExampleGen', 'ImportSchemaGen', 'StatisticsGen', 'ExampleValidator',
-              'Transform', 'Trainer', 'Evaluator', 'Pusher']
+              'Transform', 'Trainer', 'Evaluator', 'InfraValidator', 'Pusher']
 WORDS = [b'word', b'wood', b'deep', b'cold', b'cool', b'load', b'love', b'kiss', b'kind']
 PAIRS = {b'word': '단어', b'wood': '나무', b'game': '놀이', b'girl': '소녀', b'kiss': '키스',
          b'love': '사랑'}
 
 
-def _examples(feature: str, words) -> tf.Tensor:
-  return tf.constant([tf.train.Example(features=tf.train.Features(feature={
-      feature: tf.train.Feature(bytes_list=tf.train.BytesList(value=[w]))})).SerializeToString()
-      for w in words])
+def _served(version_dir: str, feature: str, words, rows) -> dict:
+  """Every signature of a word model through TF Serving's loader (answering as
+  tf.saved_model.load does): the words as tf.Examples and as strings; `rows` with the label
+  for transform_features."""
+  with ServingSession(version_dir) as session:
+    return every_signature(session, tf.saved_model.load(version_dir), {
+        'serving_default': {'examples': serialized_examples([{feature: [w]} for w in words])},
+        'serving_raw': {feature: np.array(list(words), dtype=object)},
+        'transform_features': {'examples': serialized_examples(rows)},
+    }, atol=1e-5)
 
 
 def _evaluator_outputs(metadata_path: str):
@@ -56,11 +64,14 @@ def test_word_pipelines_side_by_side_then_an_unblessed_translation(project, tmp_
                    outputs['autocomplete'][0])
   serving = os.path.join(home, 'serving', 'autocomplete')
   [version] = versions(serving)
-  model = tf.saved_model.load(os.path.join(serving, version))
-  completed = model.signatures['serving_default'](examples=_examples('word', WORDS))
-  assert list(completed['completion'].numpy()) == WORDS
-  prefixes = model.signatures['serving_raw'](word=tf.constant([w[:3] for w in WORDS]))
-  assert list(prefixes['completion'].numpy()) == WORDS
+  completed = _served(os.path.join(serving, version), 'word', WORDS,
+                      [{'word': [w]} for w in WORDS])
+  assert list(completed['serving_default']['completion']) == WORDS
+  assert list(completed['serving_raw']['completion']) == WORDS
+  with ServingSession(os.path.join(serving, version)) as session:
+    prefixes = session.run('serving_raw', word=np.array([w[:3] for w in WORDS], dtype=object))
+  assert list(prefixes['completion']) == WORDS
+  assert completed['transform_features']['word_xf'].shape == (len(WORDS), 3)
 
   # seq2seq: the QualityEvaluator's exact-match gate, what it recorded, and the served words.
   stdout = outputs['seq2seq'][0]
@@ -79,9 +90,10 @@ def test_word_pipelines_side_by_side_then_an_unblessed_translation(project, tmp_
   assert os.path.exists(os.path.join(blessing.uri, 'BLESSED'))
   serving = os.path.join(home, 'serving', 'seq2seq')
   [version] = versions(serving)
-  model = tf.saved_model.load(os.path.join(serving, version))
-  translated = model.signatures['serving_default'](examples=_examples('english', PAIRS))
-  assert [t.decode() for t in translated['translation'].numpy()] == list(PAIRS.values())
+  translated = _served(os.path.join(serving, version), 'english', list(PAIRS),
+                       [{'english': [e], 'korean': [k.encode()]} for e, k in PAIRS.items()])
+  for signature in ('serving_default', 'serving_raw'):
+    assert [t.decode() for t in translated[signature]['translation']] == list(PAIRS.values())
 
   # The serving contract, as `saved_model_cli show` lists it: each signature declares exactly
   # the tensors the client sends (names, dtypes, shapes), and the outputs it reads.
@@ -89,15 +101,16 @@ def test_word_pipelines_side_by_side_then_an_unblessed_translation(project, tmp_
   reads = {'autocomplete': {'completion', 'classes', 'probabilities'}, 'seq2seq': {'translation'}}
   for name, word in (('autocomplete', 'wor'), ('seq2seq', 'love')):
     [version] = versions(os.path.join(home, 'serving', name))
-    served = tf.saved_model.load(os.path.join(home, 'serving', name, version))
-    for signature in ('examples', 'raw'):
-      request = client.build_request(registry.get_spec(name), word, signature)
-      declared = served.signatures[request.signature]
-      assert client.contract_problems(request, declared) == [], (name, signature)
-      assert reads[name] <= set(declared.structured_outputs), (name, signature)
-    wrong = client.Request(name, 'serving_raw', {'text': np.array([b'love'], dtype=object)})
-    assert client.contract_problems(wrong, served.signatures['serving_raw']) == [
-        f'the request sends text; the signature takes {registry.get_spec(name).features[0]}']
+    with ServingSession(os.path.join(home, 'serving', name, version)) as session:
+      for signature in ('examples', 'raw'):
+        request = client.build_request(registry.get_spec(name), word, signature)
+        declared = session.input_specs(request.signature)
+        assert client.contract_problems(request, declared) == [], (name, signature)
+        outputs = set(session.signatures[request.signature].outputs)
+        assert reads[name] <= outputs, (name, signature)
+      wrong = client.Request(name, 'serving_raw', {'text': np.array([b'love'], dtype=object)})
+      assert client.contract_problems(wrong, session.input_specs('serving_raw')) == [
+          f'the request sends text; the signature takes {registry.get_spec(name).features[0]}']
 
   # The client, as `make predict` runs it: a word in, the word out.
   for signature in ('examples', 'raw'):

@@ -1,7 +1,10 @@
-"""Unit tests of each CSV model module: build, one training step, export with its signatures.
+"""Unit tests of each model module: build, train a step (or a few), export with its signatures.
 
 The transform graph comes from the module's own preprocessing_fn, analysed with TFT on Beam
-over the model's CSV (what Transform does in the pipeline, without the pipeline).
+over the model's data (what Transform does in the pipeline, without the pipeline). Every export
+is loaded as TF Serving loads it (ServingSession: the restore op, Session::Run) and every
+signature is called there, its answers compared with tf.saved_model.load's, the in-memory
+Keras model's and Transform's.
 """
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ import csv
 import functools
 import importlib
 import os
+import subprocess
+import sys
 import tempfile
 import types
 
@@ -22,10 +27,13 @@ import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
 
+from components.infra_validator.session_loader import ServingLoadError, ServingSession
 from components.tfds_example_gen import executor
 from models.common import export, images
 from models.common.features import RAW_SIGNATURE, TRANSFORM_SIGNATURE, transformed_name
 from pipelines import factory, registry
+from serving_helpers import (assert_same_answers, both, every_signature, serialized_examples,
+                             through_python)
 
 CSV_MODELS = ['linear', 'classifier', 'dnn']
 MNIST_MODELS = ['mlp', 'mlp_dropout', 'mlp_bn', 'cnn', 'rnn']
@@ -95,6 +103,15 @@ def batch(spec, tf_transform_output):
   return x, transformed[transformed_name(spec.label)]
 
 
+def transform_rows(tf_transform_output: tft.TFTransformOutput, rows) -> dict:
+  """The rows through Transform's graph in Python (transform_raw_features), as NumPy: what the
+  served transform_features must answer for the same rows as tf.Examples."""
+  raw_spec = tf_transform_output.raw_feature_spec()
+  raw = {k: tf.constant(np.reshape([r[k] for r in rows], [len(rows)] + list(raw_spec[k].shape)),
+                        dtype=raw_spec[k].dtype) for k in rows[0]}
+  return {k: v.numpy() for k, v in tf_transform_output.transform_raw_features(raw).items()}
+
+
 @pytest.mark.parametrize('name', CSV_MODELS)
 def test_build_train_step_and_export(name, tmp_path):
   spec = registry.get_spec(name)
@@ -125,6 +142,90 @@ def test_build_train_step_and_export(name, tmp_path):
     assert list(served['classes'].numpy()) == [vocab[i] for i in expected.argmax(axis=1)]
   else:
     np.testing.assert_allclose(served[spec.label].numpy(), expected.reshape(-1), rtol=1e-5)
+
+  # Every signature through TF Serving's loader, on the CSV's rows (linear: and x=5, beyond
+  # the data), answers as tf.saved_model.load, Keras and Transform do.
+  if spec.task == 'regression':
+    rows.append({spec.features[0]: [5.0], spec.label: [0.0]})
+  with ServingSession(export_dir) as session:
+    answers = every_signature(session, loaded, {
+        'serving_default': {'examples': serialized_examples(rows, spec.features)},
+        RAW_SIGNATURE: {f: np.array([r[f][0] for r in rows], np.float32) for f in spec.features},
+        TRANSFORM_SIGNATURE: {'examples': serialized_examples(rows)},
+    }, atol=1e-5)
+  transformed = transform_rows(tf_transform_output, rows)
+  assert_same_answers(answers[TRANSFORM_SIGNATURE], transformed, atol=1e-6)
+  expected = model({transformed_name(f): transformed[transformed_name(f)]
+                    for f in spec.features}).numpy()
+  for signature in ('serving_default', RAW_SIGNATURE):
+    served = answers[signature]
+    if spec.task == 'classification':
+      np.testing.assert_allclose(served['probabilities'], expected, atol=1e-5)
+      np.testing.assert_array_equal(served['class_ids'], expected.argmax(axis=1))
+      assert list(served['classes']) == [vocab[i] for i in expected.argmax(axis=1)]
+    else:
+      np.testing.assert_allclose(served[spec.label], expected.reshape(-1), rtol=1e-5)
+      assert served[spec.label][-1] == pytest.approx(float(expected[-1, 0]), rel=1e-5)  # x=5
+
+
+def test_saved_model_cli_runs_a_classifier_export(tmp_path):
+  """`saved_model_cli run`, the command TF Serving's documentation checks an export with (a
+  TF1 session over the restored variables), answers the classifier's serving_raw."""
+  spec = registry.get_spec('classifier')
+  tf_transform_output = tft.TFTransformOutput(transform_output('classifier'))
+  keras.utils.set_random_seed(0)
+  export_dir = str(tmp_path / 'export')
+  export.save_serving_model(build(spec, tf_transform_output), tf_transform_output,
+                            factory.module_config(spec), export_dir)
+  bin_dir = os.path.dirname(sys.executable)
+  result = subprocess.run(
+      [os.path.join(bin_dir, 'saved_model_cli'), 'run', '--dir', export_dir, '--tag_set',
+       'serve', '--signature_def', RAW_SIGNATURE, '--input_exprs', 'fur=[1.0,0.0];wings=[0.0,1.0]'],
+      capture_output=True, text=True, timeout=300,
+      env=dict(os.environ, PATH=bin_dir + os.pathsep + os.environ.get('PATH', '')))
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert 'probabilities' in result.stdout, result.stdout[-3000:]
+
+
+def _tiny_export(model: keras.Model, export_dir: str, save) -> str:
+  """The model on a tf.Module with one signature (x -> probabilities), saved by `save`."""
+  module = tf.Module()
+  module.model = model
+  serve = tf.function(lambda x: {'probabilities': module.model(x)},
+                      input_signature=[tf.TensorSpec([None, 2], tf.float32, name='x')])
+  save(module, export_dir, {'serving_default': serve.get_concrete_function()})
+  return export_dir
+
+
+def test_an_export_without_the_fix_answers_in_python_but_not_in_tf_serving(tmp_path):
+  """The old export (the Keras model on a tf.Module, tf.saved_model.save directly): Python's
+  loader answers, TF Serving's cannot find the variables the signature reads, and the shared
+  check fails on it. The same model through export.save answers like Keras in both."""
+  keras.utils.set_random_seed(0)
+  model = keras.Sequential([keras.Input((2,), name='x'),
+                            keras.layers.Dense(3, activation='softmax')])
+  x = np.array([[1, 0], [0, 1], [1, 1]], np.float32)
+  expected = model(x).numpy()
+
+  old = _tiny_export(model, str(tmp_path / 'old'),
+                     lambda m, d, s: tf.saved_model.save(m, d, signatures=s))
+  loaded = tf.saved_model.load(old)
+  np.testing.assert_allclose(through_python(loaded, 'serving_default', {'x': x})['probabilities'],
+                             expected, atol=1e-6)
+  with ServingSession(old) as session:
+    with pytest.raises(ServingLoadError) as refused:
+      session.run('serving_default', x=x)
+    assert 'serving_default' in str(refused.value)
+    assert 'Could not find variable' in str(refused.value)
+    assert '\n' not in str(refused.value)
+    with pytest.raises(ServingLoadError, match='Could not find variable'):
+      every_signature(session, loaded, {'serving_default': {'x': x}}, atol=1e-6)
+
+  fixed = _tiny_export(model, str(tmp_path / 'fixed'), export.save)
+  with ServingSession(fixed) as session:
+    answers = every_signature(session, tf.saved_model.load(fixed),
+                              {'serving_default': {'x': x}}, atol=1e-6)
+  np.testing.assert_allclose(answers['serving_default']['probabilities'], expected, atol=1e-6)
 
 
 def seed_one_layer_accuracy(seed: int) -> float:
@@ -158,7 +259,8 @@ def mnist_data(tfds_data_dir, monkeypatch):
 @pytest.mark.parametrize('name', MNIST_MODELS)
 def test_mnist_model_build_train_step_and_export(name, tmp_path, mnist_data):
   """Every MNIST model, the recurrent one included, trains a step and exports a SavedModel
-  that loads and answers through both serving signatures like the in-memory model."""
+  whose every signature answers through TF Serving's loader as through tf.saved_model.load,
+  the serving ones like the in-memory model, transform_features like Transform."""
   spec = registry.get_spec(name)
   tf_transform_output = tft.TFTransformOutput(transform_output(name))
   _, rows = read_mnist_rows(spec)
@@ -181,26 +283,29 @@ def test_mnist_model_build_train_step_and_export(name, tmp_path, mnist_data):
                             raw_inputs=images.raw_image_inputs())
   loaded = tf.saved_model.load(export_dir)
   expected = model(x, training=False).numpy()
-  by_example = loaded.signatures['serving_default'](examples=tf.constant([
-      tf.train.Example(features=tf.train.Features(feature={'image': tf.train.Feature(
-          bytes_list=tf.train.BytesList(value=r['image']))})).SerializeToString()
-      for r in rows]))
-  np.testing.assert_allclose(by_example['probabilities'].numpy(), expected, atol=1e-5)
-  pixels = tf.cast(x[..., 0] * 255.0, tf.float32)
-  by_pixels = loaded.signatures[RAW_SIGNATURE](images=pixels)
-  np.testing.assert_allclose(by_pixels['probabilities'].numpy(), expected, atol=1e-5)
-  assert [c.decode() for c in by_pixels['classes'].numpy()] == \
-         [str(d) for d in expected.argmax(axis=1)]
+  examples = serialized_examples(rows)
+  pixels = (x[..., 0] * 255.0).numpy()
+  with ServingSession(export_dir) as session:
+    answers = every_signature(session, loaded, {
+        'serving_default': {'examples': serialized_examples(rows, ['image'])},
+        RAW_SIGNATURE: {'images': pixels},
+        TRANSFORM_SIGNATURE: {'examples': examples},
+    }, atol=1e-5)
+  by_example, by_pixels = answers['serving_default'], answers[RAW_SIGNATURE]
+  np.testing.assert_allclose(by_example['probabilities'], expected, atol=1e-5)
+  np.testing.assert_allclose(by_pixels['probabilities'], expected, atol=1e-5)
+  digits = [str(d) for d in expected.argmax(axis=1)]
+  assert [c.decode() for c in by_pixels['classes']] == digits
+  assert [c.decode() for c in by_example['classes']] == digits
+  assert_same_answers(answers[TRANSFORM_SIGNATURE], transform_rows(tf_transform_output, rows),
+                      atol=1e-6)
 
   # The seed's picture, drawn from the exported model's answers on eval examples.
   eval_dir = tmp_path / 'Split-eval'
   eval_dir.mkdir()
   with tf.io.TFRecordWriter(str(eval_dir / 'data.gz'), options='GZIP') as writer:
-    for r in rows:
-      writer.write(tf.train.Example(features=tf.train.Features(feature={
-          'image': tf.train.Feature(bytes_list=tf.train.BytesList(value=r['image'])),
-          'label': tf.train.Feature(int64_list=tf.train.Int64List(value=r['label'])),
-      })).SerializeToString())
+    for serialized in examples:
+      writer.write(serialized)
   fn_args = types.SimpleNamespace(eval_files=[str(eval_dir / '*')], serving_model_dir=export_dir,
                                   model_run_dir=str(tmp_path / 'run'))
   path = images.write_prediction_picture(fn_args, title=name)
@@ -229,7 +334,8 @@ def word_batch(spec: registry.ModelSpec, tf_transform_output: tft.TFTransformOut
 @pytest.mark.parametrize('name', WORD_MODELS)
 def test_word_model_learns_the_seeds_words_and_exports(name, tmp_path):
   """The recurrent word models train in memory on the seed's words, export (no LSTM/RNN
-  `dropout=` to break tf.saved_model.save) and answer through both signatures with words."""
+  `dropout=` to break tf.saved_model.save) and answer through every signature, loaded as TF
+  Serving loads them, with words: all nine completed, all six translated."""
   spec = registry.get_spec(name)
   module = module_of(spec)
   tf_transform_output = tft.TFTransformOutput(transform_output(name))
@@ -251,40 +357,50 @@ def test_word_model_learns_the_seeds_words_and_exports(name, tmp_path):
   assert set(loaded.signatures) == {'serving_default', RAW_SIGNATURE, TRANSFORM_SIGNATURE}
   source = spec.features[0]
   words = [r[source][0] for r in rows]
-  examples = tf.constant([tf.train.Example(features=tf.train.Features(feature={
-      source: tf.train.Feature(bytes_list=tf.train.BytesList(value=[w]))})).SerializeToString()
-      for w in words])
-  by_example = loaded.signatures['serving_default'](examples=examples)
-  by_raw = loaded.signatures[RAW_SIGNATURE](**{source: tf.constant(words)})
-  if name == 'autocomplete':
-    # Served with the whole word or its first three letters: the same completion.
-    prefixes = loaded.signatures[RAW_SIGNATURE](word=tf.constant([w[:3] for w in words]))
-    assert list(by_example['completion'].numpy()) == words
-    assert list(by_raw['completion'].numpy()) == words
-    assert list(prefixes['completion'].numpy()) == words
-    np.testing.assert_allclose(prefixes['probabilities'].numpy(),
-                               model(x, training=False).numpy(), atol=1e-5)
-    assert [c.decode() for c in by_raw['classes'].numpy()] == [w.decode()[3] for w in words]
-  else:
-    wanted = [r['korean'][0] for r in rows]
-    assert list(by_example['translation'].numpy()) == wanted
-    assert list(by_raw['translation'].numpy()) == wanted
-    # What the QualityEvaluator gates on, from the same exported model.
-    pairs = [tf.train.Example(features=tf.train.Features(feature={
-        k: tf.train.Feature(bytes_list=tf.train.BytesList(value=r[k])) for k in r
-    })).SerializeToString() for r in rows]
-    result = module.evaluate_fn(loaded, pairs, {})
-    assert result['metrics']['exact_match'] == 1.0
-    assert result['samples']['love'] == '사랑' and 'wodr' in result['samples']
-    # A letter it never saw maps to the unknown id: still a (Korean) answer, no error.
-    unseen = loaded.signatures[RAW_SIGNATURE](english=tf.constant(['zebra']))['translation']
-    assert all('가' <= ch <= '힣' for ch in unseen.numpy()[0].decode())
+  with ServingSession(export_dir) as session:
+    answers = every_signature(session, loaded, {
+        'serving_default': {'examples': serialized_examples(rows, [source])},
+        RAW_SIGNATURE: {source: np.array(words, dtype=object)},
+        TRANSFORM_SIGNATURE: {'examples': serialized_examples(rows)},
+    }, atol=1e-5)
+    by_example, by_raw = answers['serving_default'], answers[RAW_SIGNATURE]
+    assert_same_answers(answers[TRANSFORM_SIGNATURE], transform_rows(tf_transform_output, rows),
+                        atol=0)
+    if name == 'autocomplete':
+      # Served with the whole word or its first three letters: the same completion.
+      prefixes = both(session, loaded, RAW_SIGNATURE, atol=1e-5,
+                      word=np.array([w[:3] for w in words], dtype=object))
+      assert list(by_example['completion']) == words
+      assert list(by_raw['completion']) == words
+      assert list(prefixes['completion']) == words
+      in_memory = model(x, training=False).numpy()
+      for answer in (prefixes, by_example, by_raw):
+        np.testing.assert_allclose(answer['probabilities'], in_memory, atol=1e-5)
+      assert [c.decode() for c in by_raw['classes']] == [w.decode()[3] for w in words]
+    else:
+      wanted = [r['korean'][0] for r in rows]
+      chars = tf.constant(text.id_to_char(tf_transform_output))
+      in_memory = module.ids_to_words(
+          module.greedy_decode(model, x[transformed_name(source)]), chars).numpy()
+      assert list(in_memory) == wanted
+      assert list(by_example['translation']) == wanted
+      assert list(by_raw['translation']) == wanted
+      # What the QualityEvaluator gates on, from the same exported model as it loads it.
+      result = module.evaluate_fn(session, list(serialized_examples(rows)), {})
+      assert result['metrics']['exact_match'] == 1.0
+      assert result['samples']['love'] == '사랑' and 'wodr' in result['samples']
+      # A letter it never saw maps to the unknown id: still a (Korean) answer, no error.
+      unseen = both(session, loaded, RAW_SIGNATURE, atol=0,
+                    english=np.array([b'zebra'], dtype=object))['translation']
+      assert all('가' <= ch <= '힣' for ch in unseen[0].decode())
+      assert result['samples']['zebra'] == unseen[0].decode()
 
 
 def test_autoencoder_trains_exports_and_evaluates(tmp_path, mnist_data):
-  """The autoencoder learns (its error falls), exports with both signatures agreeing on real
-  MNIST, the evaluate_fn the QualityEvaluator gates on reports the error, and the seed's
-  picture of digits over their reconstructions is written."""
+  """The autoencoder learns (its error falls), exports with every signature agreeing, through
+  TF Serving's loader, with Keras and Transform on real MNIST, the evaluate_fn the
+  QualityEvaluator gates on reports the error, and the seed's picture of digits over their
+  reconstructions is written."""
   spec = registry.get_spec('autoencoder')
   module = module_of(spec)
   tf_transform_output = tft.TFTransformOutput(transform_output('autoencoder'))
@@ -301,22 +417,27 @@ def test_autoencoder_trains_exports_and_evaluates(tmp_path, mnist_data):
   module.export_model(model, tf_transform_output, export_dir)
   loaded = tf.saved_model.load(export_dir)
   assert set(loaded.signatures) == {'serving_default', RAW_SIGNATURE, TRANSFORM_SIGNATURE}
-  examples = [tf.train.Example(features=tf.train.Features(feature={
-      'image': tf.train.Feature(bytes_list=tf.train.BytesList(value=r['image'])),
-      'label': tf.train.Feature(int64_list=tf.train.Int64List(value=r['label']))}))
-      .SerializeToString() for r in rows]
-  by_example = loaded.signatures['serving_default'](examples=tf.constant(examples))
+  examples = serialized_examples(rows)
+  with ServingSession(export_dir) as session:
+    answers = every_signature(session, loaded, {
+        'serving_default': {'examples': serialized_examples(rows, ['image'])},
+        RAW_SIGNATURE: {'images': np.round(x.numpy()[..., 0] * 255.0)},
+        TRANSFORM_SIGNATURE: {'examples': examples},
+    }, atol=1e-3)
+    result = module.evaluate_fn(session, list(examples), {})
+  assert_same_answers(answers[TRANSFORM_SIGNATURE], transform_rows(tf_transform_output, rows),
+                      atol=1e-6)
+  by_example, by_pixels = answers['serving_default'], answers[RAW_SIGNATURE]
   expected = model(x, training=False).numpy()[..., 0]
-  np.testing.assert_allclose(by_example['reconstruction'].numpy(), expected * 255.0, atol=1e-3)
-  np.testing.assert_allclose(by_example['error'].numpy(),
-                             ((expected - x.numpy()[..., 0]) ** 2).mean(axis=(1, 2)), rtol=1e-4)
-  by_pixels = loaded.signatures[RAW_SIGNATURE](images=tf.round(x[..., 0] * 255.0))
-  np.testing.assert_allclose(by_pixels['reconstruction'].numpy(),
-                             by_example['reconstruction'].numpy(), atol=1e-3)
+  errors = ((expected - x.numpy()[..., 0]) ** 2).mean(axis=(1, 2))
+  for answer in (by_example, by_pixels):
+    assert answer['reconstruction'].shape == (len(rows), 28, 28)
+    np.testing.assert_allclose(answer['reconstruction'], expected * 255.0, atol=1e-3)
+    np.testing.assert_allclose(answer['error'], errors, rtol=1e-4)
+  np.testing.assert_allclose(by_pixels['reconstruction'], by_example['reconstruction'],
+                             atol=1e-3)
 
-  result = module.evaluate_fn(loaded, examples, {})
-  assert result['metrics']['mse'] == pytest.approx(float(by_example['error'].numpy().mean()),
-                                                   rel=1e-5)
+  assert result['metrics']['mse'] == pytest.approx(float(by_example['error'].mean()), rel=1e-5)
   assert result['metrics']['images'] == len(rows)
   assert 0.03 < result['metrics']['mean_image_mse'] < 0.12
 
@@ -332,37 +453,39 @@ def test_autoencoder_trains_exports_and_evaluates(tmp_path, mnist_data):
   assert tf.io.decode_png(tf.io.read_file(path)).shape[0] >= 150  # two rows
 
 
-class _LinearJudge(tf.Module):
-  """A stand-in reference classifier with the signatures the GAN evaluation calls: softmax of
-  a fixed random linear map of the pixels (so the test can compute its answers itself)."""
+class _LinearJudge:
+  """A stand-in reference classifier with a ServingSession's interface and the signatures the
+  GAN evaluation calls: softmax of a fixed random linear map of the pixels (so the test can
+  compute its answers itself)."""
 
   def __init__(self, seed: int = 0):
-    super().__init__()
-    self.weights = tf.constant(np.random.default_rng(seed).normal(size=(784, 10)) / 300.0,
-                               tf.float32)
+    self.weights = (np.random.default_rng(seed).normal(size=(784, 10)) / 300.0).astype(np.float32)
 
-  def probabilities(self, pixels):  # pixels 0-255, [N, 28, 28]
-    return tf.nn.softmax(tf.reshape(pixels, [-1, 784]) @ self.weights)
+  def probabilities(self, pixels: np.ndarray) -> np.ndarray:  # pixels 0-255, [N, 28, 28]
+    logits = np.reshape(pixels, [-1, 784]) @ self.weights
+    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return exp / exp.sum(axis=1, keepdims=True)
 
-  @property
-  def signatures(self):
-    def by_pixels(images):
-      return {'probabilities': self.probabilities(images)}
-
-    def by_examples(examples):
-      parsed = tf.io.parse_example(examples, {'image': tf.io.FixedLenFeature([], tf.string)})
-      pixels = tf.cast(images.decode_images(parsed['image'])[..., 0], tf.float32)
-      return {'class_ids': tf.argmax(self.probabilities(pixels), axis=1)}
-
-    return {'serving_raw': by_pixels, 'serving_default': by_examples}
+  def run(self, signature: str, **inputs: np.ndarray):
+    # As strict as TF Serving's Session::Run: the declared inputs, of the declared dtypes.
+    declared = {'serving_raw': ('images', np.float32), 'serving_default': ('examples', object)}
+    name, dtype = declared.get(signature, (None, None))
+    if name is None or set(inputs) != {name} or inputs[name].dtype != dtype:
+      raise ServingLoadError('judge', f'takes {name} of {dtype}, got '
+                                      f'{ {k: v.dtype for k, v in inputs.items()} }', signature)
+    if signature == 'serving_raw':
+      return {'probabilities': self.probabilities(inputs[name])}
+    parsed = tf.io.parse_example(inputs[name], {'image': tf.io.FixedLenFeature([], tf.string)})
+    pixels = images.decode_images(parsed['image']).numpy()[..., 0].astype(np.float32)
+    return {'class_ids': self.probabilities(pixels).argmax(axis=1)}
 
 
 @pytest.mark.parametrize('name', ['gan', 'cgan'])
 def test_gan_trains_exports_and_is_judged(name, tmp_path, mnist_data):
-  """Adversarial training steps move both networks; the export's two signatures draw what
-  the in-memory averaged generator draws (one seed, one picture; a digit outside 0-9 is
-  refused); evaluate_fn's metrics are what the judge says about the samples; the seed's
-  sample grid is written."""
+  """Adversarial training steps move both networks; the export's two signatures, through TF
+  Serving's loader as through tf.saved_model.load, draw what the in-memory averaged generator
+  draws (one seed, one picture; a digit outside 0-9 is refused); evaluate_fn's metrics are
+  what the judge says about the samples; the seed's sample grid is written."""
   from models.common import generative  # pylint: disable=g-import-not-at-top
   spec = registry.get_spec(name)
   conditional = name == 'cgan'
@@ -393,38 +516,53 @@ def test_gan_trains_exports_and_is_judged(name, tmp_path, mnist_data):
 
   export_dir = str(tmp_path / 'export')
   generative.export_model(gan.averaged, conditional, export_dir)
-  served = tf.saved_model.load(export_dir)
-  assert set(served.signatures) == {'serving_default', 'from_seed'}
+  loaded = tf.saved_model.load(export_dir)
+  assert set(loaded.signatures) == {'serving_default', 'from_seed'}
   noise = generative.evaluation_noise(6)
   digits = np.array([0, 1, 2, 7, 8, 9])
-  drawn = generative.generate(served, conditional, digits, noise)
+  seeds, seeded_digits = np.array([5, 5, 6], np.int64), np.array([7, 7, 3], np.int64)
+  conditions = {'digit': digits} if conditional else {}
+  seeded_conditions = {'digit': seeded_digits} if conditional else {}
+  session = ServingSession(export_dir)
+  answers = every_signature(session, loaded, {
+      'serving_default': dict(noise=noise, **conditions),
+      'from_seed': dict(seed=seeds, **seeded_conditions),
+  }, atol=1e-3)
+  for answer in answers.values():
+    assert answer['images'].ndim == 3 and answer['images'].shape[1:] == (28, 28)
+    assert answer['images'].min() >= 0.0 and answer['images'].max() <= 255.0
+  drawn = generative.generate(session, conditional, digits, noise)
   assert drawn.shape == (6, 28, 28)
   np.testing.assert_allclose(drawn, gan.averaged([noise, digits])[..., 0].numpy(), atol=1e-5)
-  conditions = {'digit': tf.constant([7, 7, 3], tf.int64)} if conditional else {}
-  by_seed = served.signatures['from_seed'](seed=tf.constant([5, 5, 6], tf.int64),
-                                           **conditions)['images'].numpy()
+  np.testing.assert_allclose(answers['serving_default']['images'], drawn * 255.0, atol=1e-3)
+  by_seed = answers['from_seed']['images']
+  seed_noise = np.stack([tf.random.stateless_normal([generative.NOISE], [s, 0]).numpy()
+                         for s in seeds])  # what from_seed draws in-graph
+  np.testing.assert_allclose(
+      by_seed, gan.averaged([seed_noise, seeded_digits])[..., 0].numpy() * 255.0, atol=1e-3)
   np.testing.assert_array_equal(by_seed[0], by_seed[1])
   assert np.abs(by_seed[0] - by_seed[2]).max() > 1.0
   if conditional:
     with pytest.raises(tf.errors.InvalidArgumentError, match='digit must be 0-9'):
-      served.signatures['serving_default'](noise=tf.constant(noise[:1]),
+      loaded.signatures['serving_default'](noise=tf.constant(noise[:1]),
                                            digit=tf.constant([10], tf.int64))
+    with pytest.raises(ServingLoadError, match='digit must be 0-9'):
+      session.run('serving_default', noise=noise[:1], digit=np.array([10], np.int64))
+    with pytest.raises(ServingLoadError, match='digit must be 0-9'):
+      session.run('from_seed', seed=seeds[:1], digit=np.array([-1], np.int64))
 
   judge = _LinearJudge()
-  examples = [tf.train.Example(features=tf.train.Features(feature={
-      'image': tf.train.Feature(bytes_list=tf.train.BytesList(value=r['image'])),
-      'label': tf.train.Feature(int64_list=tf.train.Int64List(value=r['label']))}))
-      .SerializeToString() for r in rows]
-  metrics = module.evaluate_fn(served, examples, {}, reference=judge)['metrics']
+  examples = list(serialized_examples(rows))
+  metrics = module.evaluate_fn(session, examples, {}, reference=judge)['metrics']
   every = np.repeat(np.arange(10), generative.SAMPLES_PER_DIGIT)
-  samples = generative.generate(served, conditional, every,
+  samples = generative.generate(session, conditional, every,
                                 generative.evaluation_noise(len(every)))
-  probabilities = judge.probabilities(tf.constant(samples * 255.0, tf.float32)).numpy()
+  probabilities = judge.probabilities((samples * 255.0).astype(np.float32))
   read_as = probabilities.argmax(axis=1)
-  pixels = tf.cast(transformed[transformed_name('image')][..., 0] * 255.0, tf.float32)
+  pixels = (transformed[transformed_name('image')].numpy()[..., 0] * 255.0).astype(np.float32)
   truth = np.array([r['label'][0] for r in rows])
   assert metrics['reference_accuracy'] == pytest.approx(
-      np.mean(judge.probabilities(pixels).numpy().argmax(axis=1) == truth))
+      np.mean(judge.probabilities(pixels).argmax(axis=1) == truth))
   assert metrics['mean_confidence'] == pytest.approx(probabilities.max(axis=1).mean(), rel=1e-5)
   if conditional:
     agreement = [np.mean(read_as[every == d] == d) for d in range(10)]
@@ -435,7 +573,8 @@ def test_gan_trains_exports_and_is_judged(name, tmp_path, mnist_data):
     assert metrics['min_digit_share'] == pytest.approx(shares.min())
     assert sum(metrics[f'digit_{d}_share'] for d in range(10)) == pytest.approx(1.0)
   with pytest.raises(ValueError, match='reference classifier'):
-    module.evaluate_fn(served, examples, {})
+    module.evaluate_fn(session, examples, {})
+  session.close()
 
   fn_args = types.SimpleNamespace(serving_model_dir=export_dir,
                                   model_run_dir=str(tmp_path / 'run'))
@@ -480,11 +619,8 @@ def test_image_input_pipeline_gives_every_example_each_epoch_reshuffled(tmp_path
   split.mkdir(parents=True)
   with tf.io.TFRecordWriter(str(split / 'data_tfrecord-00000-of-00001.gz'),
                             options='GZIP') as writer:
-    for row in rows:
-      writer.write(tf.train.Example(features=tf.train.Features(feature={
-          'image': tf.train.Feature(bytes_list=tf.train.BytesList(value=row['image'])),
-          'label': tf.train.Feature(int64_list=tf.train.Int64List(value=row['label']))}))
-          .SerializeToString())
+    for serialized in serialized_examples(rows):
+      writer.write(serialized)
   artifact = standard_artifacts.Examples()
   artifact.uri = str(tmp_path / 'examples')
   artifact.split_names = '["train"]'

@@ -64,7 +64,7 @@ def test_pipeline_has_the_components_in_order(tmp_path):
   pipeline = factory.create_pipeline(spec, Paths(str(tmp_path)), beam_args=['--foo=1'])
   ids = [c.id for c in pipeline.components]
   order = ['CsvExampleGen', 'StatisticsGen', 'ImportSchemaGen', 'ExampleValidator',
-           'Transform', 'Trainer', 'baseline_resolver', 'Evaluator', 'Pusher']
+           'Transform', 'Trainer', 'baseline_resolver', 'Evaluator', 'InfraValidator', 'Pusher']
   assert sorted(ids) == sorted(order)
   # Topological order: every component after the ones it consumes.
   position = {c.id: i for i, c in enumerate(pipeline.components)}
@@ -89,6 +89,12 @@ def test_pipeline_has_the_components_in_order(tmp_path):
   trainer = next(c for c in pipeline.components if c.id == 'Trainer')
   pusher = next(c for c in pipeline.components if c.id == 'Pusher')
   assert 'shared_code' in trainer.exec_properties['custom_config']
+  # A push needs both blessings: the Evaluator's and TF Serving's loader's (InfraValidator).
+  infra = next(c for c in pipeline.components if c.id == 'InfraValidator')
+  assert type(infra).__name__ == 'ServingInfraValidator'
+  assert {u.id for u in pusher.upstream_nodes} == {'Trainer', 'Evaluator', 'InfraValidator'}
+  assert {u.id for u in infra.upstream_nodes} == {'Trainer', 'CsvExampleGen'}
+  assert pusher.inputs['infra_blessing'] is infra.outputs['blessing']
   assert str(tmp_path / 'serving' / 'classifier') in pusher.exec_properties['push_destination']
 
 
@@ -106,6 +112,17 @@ def test_shared_helper_change_changes_the_cache_key(tmp_path, monkeypatch):
   assert before['shared_code'] != after['shared_code']
   assert {k: v for k, v in before.items() if k != 'shared_code'} == \
          {k: v for k, v in after.items() if k != 'shared_code'}
+  # The serving loader the Trainer's pictures and the evaluations call counts too.
+  loader = tmp_path / 'session_loader.py'
+  shutil.copy(factory.LOADER_FILES[0], loader)
+  monkeypatch.setattr(factory, 'LOADER_FILES', (str(loader),) + factory.LOADER_FILES[1:])
+  unchanged = factory.module_config(registry.get_spec('classifier'))['shared_code']
+  quality = factory.module_fingerprint(registry.get_spec('seq2seq'))
+  assert unchanged == after['shared_code']
+  with open(loader, 'a') as f:
+    f.write('\n# a change\n')
+  assert factory.module_config(registry.get_spec('classifier'))['shared_code'] != unchanged
+  assert factory.module_fingerprint(registry.get_spec('seq2seq')) != quality
 
 
 def test_quality_gates_bound_and_baseline():

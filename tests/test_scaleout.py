@@ -459,7 +459,8 @@ DAG = {
     'baseline_resolver-model-blessing-resolver': [],
     'baseline_resolver-model-resolver': [],
     'Evaluator': ['TfdsExampleGen', 'Trainer', 'baseline_resolver-model-resolver'],
-    'Pusher': ['Evaluator', 'Trainer'],
+    'InfraValidator': ['TfdsExampleGen', 'Trainer'],
+    'Pusher': ['Evaluator', 'InfraValidator', 'Trainer'],
 }
 
 
@@ -497,7 +498,7 @@ def test_compile_kubeflow_tasks_and_their_order(cnn_spec):
   order = kubeflow.task_order(job)
   assert order.index('Transform') > order.index('ExampleValidator')
   assert order.index('Pusher') == len(order) - 1
-  assert cnn_spec['stdout'].splitlines()[-1] == 'tfzoo: 10 tasks: ' + ', '.join(order)
+  assert cnn_spec['stdout'].splitlines()[-1] == 'tfzoo: 11 tasks: ' + ', '.join(order)
 
 
 def test_compile_kubeflow_runs_everything_from_the_image_and_the_pipeline_root(cnn_spec):
@@ -516,6 +517,7 @@ def test_compile_kubeflow_runs_everything_from_the_image_and_the_pipeline_root(c
   assert executor_class['ExampleValidator'] == (
       'components.strict_example_validator.executor.Executor')
   assert executor_class['Pusher'] == 'components.atomic_pusher.executor.Executor'
+  assert executor_class['InfraValidator'] == 'components.infra_validator.executor.Executor'
   assert executor_class['Trainer'] == 'tfx.components.trainer.executor.GenericExecutor'
   # BEAM_ARGS and --beam-arg reach the tasks (e.g. Dataflow for the Beam-based components).
   args = containers['StatisticsGen']['args']

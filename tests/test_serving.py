@@ -12,6 +12,7 @@ import tensorflow as tf
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
+from components.infra_validator.session_loader import ServingSession
 from pipelines import client, registry, serving
 
 
@@ -251,7 +252,9 @@ def test_contract_problems_name_the_tensor_dtype_and_shape(tmp_path):
   module.double = tf.function(lambda x: {'y': x * 2.0}, input_signature=[
       tf.TensorSpec([None], tf.float32, name='x')])
   tf.saved_model.save(module, str(tmp_path), signatures={'serving_raw': module.double})
-  signature = tf.saved_model.load(str(tmp_path)).signatures['serving_raw']
+  with ServingSession(str(tmp_path)) as session:
+    signature = session.input_specs('serving_raw')
+  assert signature == {'x': ('float32', [None])}
   ok = client.Request('linear', 'serving_raw', {'x': np.array([5.0], np.float32)})
   assert client.contract_problems(ok, signature) == []
   as_text = client.Request('linear', 'serving_raw', {'x': np.array([b'5'], dtype=object)})

@@ -25,7 +25,7 @@ from tfx.components.infra_validator import serving_bins
 from tfx.components.infra_validator.model_server_runners import base_runner
 from tfx.proto import infra_validator_pb2
 
-from components.infra_validator import check, requests as request_lib, session_loader
+from components.infra_validator import capi, check, requests as request_lib
 from components.infra_validator.keys import (ERROR, REQUESTS, SIGNATURES, VALIDATED_WITH,
                                              VIA_LOADER, VIA_SERVER)
 
@@ -160,8 +160,8 @@ class Executor(tfx_executor.Executor):
             client.SendRequests([request])
           except Exception as e:  # pylint: disable=broad-except
             cause = e.__cause__  # TFX's client raises ValidationFailed from the gRPC error
-            reason = (f'{cause.code().name}: {session_loader.one_line(cause.details() or "")}'
-                      if hasattr(cause, 'details') else session_loader.one_line(str(cause or e)))
+            reason = (f'{cause.code().name}: {capi.one_line(cause.details() or "")}'
+                      if hasattr(cause, 'details') else capi.one_line(str(cause or e)))
             raise RuntimeError(f'{request.model_spec.signature_name}: {reason}') from None
         return None
       except Exception as e:  # pylint: disable=broad-except

@@ -10,9 +10,11 @@ model are not such metrics. This component calls the model module's
     evaluate_fn(model, examples, custom_config) -> {'metrics': {name: value},
                                                     'samples': {input: output}}
 
-on the eval split (`model` is the served SavedModel, loaded; `examples` the split's serialized
-tf.Examples; with a `reference_model` input — a judge, e.g. the classifier that reads a GAN's
-digits — evaluate_fn also gets `reference=` that SavedModel, loaded), checks each gate — an
+on the eval split (`model` is the served SavedModel loaded as TF Serving loads it, a
+components.infra_validator.session_loader.ServingSession: `model.run(signature, **numpy inputs)
+-> {output: numpy}`; `examples` the split's serialized tf.Examples; with a `reference_model`
+input — a judge, e.g. the classifier that reads a GAN's digits — evaluate_fn also gets
+`reference=` that SavedModel as a ServingSession too), checks each gate — an
 absolute bound, and no worse than the baseline model by more than `max_regression`, as TFMA's
 value and change thresholds do — and writes:
 

@@ -1,6 +1,12 @@
-"""QualityEvaluator's executor: evaluate_fn on candidate (and baseline), gates, blessing."""
+"""QualityEvaluator's executor: evaluate_fn on candidate (and baseline), gates, blessing.
+
+Every model evaluate_fn gets (candidate, baseline, reference) is loaded as TF Serving loads
+it, a ServingSession (components/infra_validator/session_loader.py): the numbers gated on are
+the served model's answers, and a model TF Serving could not run fails here.
+"""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import glob
 import json
@@ -13,6 +19,7 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import import_utils, io_utils, path_utils
 
+from components.infra_validator.session_loader import ServingSession
 from pipelines import summary
 
 MODULE_FILE_KEY = 'module_file'
@@ -86,21 +93,24 @@ class Executor(base_executor.BaseExecutor):
     examples = read_examples(artifact_utils.get_single_instance(input_dict['examples']),
                              exec_properties[EXAMPLE_SPLIT_KEY])
 
-    def load(model_artifact):
-      return tf.saved_model.load(path_utils.serving_model_path(model_artifact.uri))
-
-    reference_model = (input_dict.get('reference_model') or [None])[0]
-    extra = {'reference': load(reference_model)} if reference_model is not None else {}
-
-    def evaluate(model_artifact) -> Dict[str, Any]:
-      result = evaluate_fn(load(model_artifact), examples, config, **extra)
-      result['metrics'] = {k: float(v) for k, v in result['metrics'].items()}
-      return result
-
     model = artifact_utils.get_single_instance(input_dict['model'])
-    candidate = evaluate(model)
     baseline_model = (input_dict.get('baseline_model') or [None])[0]
-    baseline = evaluate(baseline_model) if baseline_model is not None else None
+    reference_model = (input_dict.get('reference_model') or [None])[0]
+    with contextlib.ExitStack() as sessions:
+
+      def load(model_artifact) -> ServingSession:
+        return sessions.enter_context(
+            ServingSession(path_utils.serving_model_path(model_artifact.uri)))
+
+      extra = {'reference': load(reference_model)} if reference_model is not None else {}
+
+      def evaluate(model_artifact) -> Dict[str, Any]:
+        result = evaluate_fn(load(model_artifact), examples, config, **extra)
+        result['metrics'] = {k: float(v) for k, v in result['metrics'].items()}
+        return result
+
+      candidate = evaluate(model)
+      baseline = evaluate(baseline_model) if baseline_model is not None else None
     checks = check_gates(gates, candidate['metrics'],
                          baseline['metrics'] if baseline else None)
     blessed = all(c['passed'] for c in checks)

@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 
+from components.infra_validator.session_loader import ServingSession
 from models.common import export, images, pictures, training
 from models.common.features import RAW_SIGNATURE, TRANSFORM_SIGNATURE, transformed_name
 
@@ -77,14 +78,14 @@ def export_model(model: keras.Model, tf_transform_output: tft.TFTransformOutput,
 
 def write_reconstruction_picture(fn_args, count: int = 10) -> str:
   """The seed's picture: the first `count` test digits over the exported model's
-  reconstructions of them (through serving_default, as TF Serving would call it)."""
+  reconstructions of them (serving_default called through TF Serving's own loader)."""
   examples = pictures.first_examples(fn_args.eval_files, count)
-  served = tf.saved_model.load(fn_args.serving_model_dir).signatures['serving_default']
-  answer = served(examples=examples)
+  with ServingSession(fn_args.serving_model_dir) as session:
+    answer = session.run('serving_default', examples=examples)
   parsed = tf.io.parse_example(examples, {images.IMAGE: tf.io.FixedLenFeature([], tf.string)})
   originals = images.decode_images(parsed[images.IMAGE]).numpy()[..., 0] / 255.0
-  reconstructions = answer['reconstruction'].numpy() / 255.0
-  captions = [''] * count + [f'{e:.3f}' for e in answer['error'].numpy()]
+  reconstructions = answer['reconstruction'] / 255.0
+  captions = [''] * count + [f'{e:.3f}' for e in answer['error']]
   png = pictures.grid_png(np.concatenate([originals, reconstructions]), captions=captions,
                           columns=count, row_labels=['test', 'rebuilt'],
                           title='autoencoder: test digits, and their reconstructions with '
@@ -109,15 +110,16 @@ def run_fn(fn_args):
 
 
 # Called by the QualityEvaluator (components/quality_evaluator).
-def evaluate_fn(model, examples: List[bytes], custom_config: Mapping[str, Any]) -> Dict[str, Any]:
-  """mse: the mean of the served `error` over every eval image (the gate). For scale, also
-  mean_image_mse: the error of answering every image with the split's average digit."""
+def evaluate_fn(model: ServingSession, examples: List[bytes],
+                custom_config: Mapping[str, Any]) -> Dict[str, Any]:
+  """mse: the mean of the served `error` over every eval image (the gate), `model` being the
+  export loaded as TF Serving loads it. For scale, also mean_image_mse: the error of answering
+  every image with the split's average digit."""
   del custom_config
-  serve = model.signatures['serving_default']
   errors, originals = [], []
   for start in range(0, len(examples), EVAL_BATCH):
-    batch = tf.constant(examples[start:start + EVAL_BATCH])
-    errors.append(serve(examples=batch)['error'].numpy())
+    batch = np.array(examples[start:start + EVAL_BATCH], dtype=object)
+    errors.append(model.run('serving_default', examples=batch)['error'])
     parsed = tf.io.parse_example(batch, {images.IMAGE: tf.io.FixedLenFeature([], tf.string)})
     originals.append(images.decode_images(parsed[images.IMAGE]).numpy() / 255.0)
   pixels = np.concatenate(originals)

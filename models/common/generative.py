@@ -62,6 +62,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 
+from components.infra_validator.session_loader import ServingSession
 from models.common import export, images, pictures, training
 from models.common.features import transformed_name
 
@@ -292,13 +293,13 @@ def export_model(generator: keras.Model, conditional: bool, export_dir: str) -> 
   })
 
 
-def generate(served, conditional: bool, digits: np.ndarray, noise: np.ndarray) -> np.ndarray:
-  """Calls the served model's serving_default as TF Serving would: [N, 28, 28] in [0, 1]."""
-  signature = served.signatures['serving_default']
-  inputs = {'noise': tf.constant(noise, tf.float32)}
+def generate(session: ServingSession, conditional: bool, digits: np.ndarray,
+             noise: np.ndarray) -> np.ndarray:
+  """Calls serving_default of the export loaded as TF Serving loads it: [N, 28, 28] in [0, 1]."""
+  inputs = {'noise': np.asarray(noise, np.float32)}
   if conditional:
-    inputs['digit'] = tf.constant(digits, tf.int64)
-  return signature(**inputs)['images'].numpy() / 255.0
+    inputs['digit'] = np.asarray(digits, np.int64)
+  return session.run('serving_default', **inputs)['images'] / 255.0
 
 
 def evaluation_noise(count: int, seed: int = EVAL_NOISE_SEED) -> np.ndarray:
@@ -307,11 +308,11 @@ def evaluation_noise(count: int, seed: int = EVAL_NOISE_SEED) -> np.ndarray:
 
 def write_samples_picture(fn_args: FnArgs, conditional: bool,
                           title: str) -> str:
-  """The seed's picture, drawn by the exported model: ten samples per row; for the cgan row d
-  asks for digit d."""
-  served = tf.saved_model.load(fn_args.serving_model_dir)
+  """The seed's picture, drawn by the exported model through TF Serving's own loader: ten
+  samples per row; for the cgan row d asks for digit d."""
   digits = np.repeat(np.arange(NUM_DIGITS), 10)
-  samples = generate(served, conditional, digits, evaluation_noise(len(digits), seed=0))
+  with ServingSession(fn_args.serving_model_dir) as session:
+    samples = generate(session, conditional, digits, evaluation_noise(len(digits), seed=0))
   labels = [str(d) for d in range(NUM_DIGITS)] if conditional else None
   png = pictures.grid_png(samples, columns=10, row_labels=labels, title=title)
   return pictures.write(fn_args.model_run_dir, 'samples', png)
@@ -332,31 +333,31 @@ def run_fn(fn_args: FnArgs, build_model: Callable[..., GAN], seed: int,
   write_samples_picture(fn_args, conditional, title)
 
 
-def _reference_accuracy(reference, examples: List[bytes]) -> float:
+def _reference_accuracy(reference: ServingSession, examples: List[bytes]) -> float:
   """The reference classifier's accuracy on the real eval images (its serving_default reads
   the tf.Examples themselves, labels included)."""
-  serve = reference.signatures['serving_default']
   right = 0
   for start in range(0, len(examples), 1000):
-    batch = tf.constant(examples[start:start + 1000])
-    predicted = serve(examples=batch)['class_ids'].numpy()
+    batch = np.array(examples[start:start + 1000], dtype=object)
+    predicted = reference.run('serving_default', examples=batch)['class_ids']
     labels = tf.io.parse_example(batch, {images.LABEL: tf.io.FixedLenFeature([], tf.int64)})
     right += int(np.sum(predicted == labels[images.LABEL].numpy()))
   return right / len(examples)
 
 
-def judge(reference, samples: np.ndarray) -> np.ndarray:
+def judge(reference: ServingSession, samples: np.ndarray) -> np.ndarray:
   """The reference classifier's probabilities for generated images in [0, 1] (through its
   serving_raw, which takes pixel values 0-255 as a client would send them)."""
-  serve = reference.signatures['serving_raw']
   return np.concatenate([
-      serve(images=tf.constant(samples[i:i + 1000] * 255.0, tf.float32))['probabilities'].numpy()
-      for i in range(0, len(samples), 1000)])
+      reference.run('serving_raw', images=(samples[i:i + 1000] * 255.0).astype(np.float32))[
+          'probabilities'] for i in range(0, len(samples), 1000)])
 
 
-def evaluate(model, examples: List[bytes], reference, conditional: bool) -> Dict[str, Any]:
+def evaluate(model: ServingSession, examples: List[bytes], reference: Optional[ServingSession],
+             conditional: bool) -> Dict[str, Any]:
   """The metrics described in the module docstring, on SAMPLES_PER_DIGIT * 10 samples drawn
-  from fixed noise (every model, candidate or baseline, is judged on the same noise)."""
+  from fixed noise (every model, candidate or baseline, is judged on the same noise); model
+  and reference are exports loaded as TF Serving loads them."""
   if reference is None:
     raise ValueError('the GAN evaluation needs the pipeline\'s reference classifier')
   digits = np.repeat(np.arange(NUM_DIGITS), SAMPLES_PER_DIGIT)
@@ -381,8 +382,9 @@ def evaluate(model, examples: List[bytes], reference, conditional: bool) -> Dict
 
 
 def evaluate_fn_for(conditional: bool):
-  def evaluate_fn(model, examples: List[bytes], custom_config: Mapping[str, Any],
-                  reference=None) -> Dict[str, Any]:
+  def evaluate_fn(model: ServingSession, examples: List[bytes],
+                  custom_config: Mapping[str, Any],
+                  reference: Optional[ServingSession] = None) -> Dict[str, Any]:
     del custom_config
     return evaluate(model, examples, reference, conditional)
   return evaluate_fn

@@ -14,6 +14,7 @@ import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 from tfx_bsl.public import tfxio
 
+from components.infra_validator.session_loader import ServingSession
 from models.common import export, pictures, training
 from models.common.features import transformed_name
 
@@ -112,11 +113,12 @@ def train_and_export(fn_args: FnArgs,
 
 def write_prediction_picture(fn_args: FnArgs, title: str, count: int = 10) -> str:
   """The seed's picture: the first `count` eval digits with the label the *exported* model
-  predicts over each (called through serving_default, exactly as TF Serving would), wrong
-  ones in red with the true label. Returns the PNG's path."""
+  predicts over each (serving_default called through TF Serving's own loader, so an export
+  TF Serving cannot run fails here, with ServingLoadError's line), wrong ones in red with the
+  true label. Returns the PNG's path."""
   examples = pictures.first_examples(fn_args.eval_files, count)
-  served = tf.saved_model.load(fn_args.serving_model_dir)
-  predicted = served.signatures['serving_default'](examples=examples)['classes'].numpy()
+  with ServingSession(fn_args.serving_model_dir) as session:
+    predicted = session.run('serving_default', examples=examples)['classes']
   parsed = tf.io.parse_example(examples, {IMAGE: tf.io.FixedLenFeature([], tf.string),
                                           LABEL: tf.io.FixedLenFeature([], tf.int64)})
   pixels = decode_images(parsed[IMAGE]).numpy() / 255.0

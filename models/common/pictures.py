@@ -64,8 +64,9 @@ def write(run_dir: str, name: str, png: bytes, step: int = 0) -> str:
   return path
 
 
-def first_examples(file_patterns: Sequence[str], count: int) -> tf.Tensor:
-  """The first `count` serialized tf.Examples of an Examples split (gzipped TFRecords)."""
+def first_examples(file_patterns: Sequence[str], count: int) -> np.ndarray:
+  """The first `count` serialized tf.Examples of an Examples split (gzipped TFRecords), as a
+  NumPy array of bytes: what ServingSession.run takes for a string input."""
   files = sorted(f for pattern in file_patterns for f in tf.io.gfile.glob(pattern))
   records = tf.data.TFRecordDataset(files, compression_type='GZIP').take(count)
-  return tf.stack(list(records))
+  return np.array([r.numpy() for r in records], dtype=object)

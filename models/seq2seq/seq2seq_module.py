@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 
+from components.infra_validator.session_loader import ServingSession
 from models.common import export, text, training
 from models.common.features import RAW_SIGNATURE, TRANSFORM_SIGNATURE, transformed_name
 
@@ -145,16 +146,20 @@ def run_fn(fn_args):
 
 
 # Called by the QualityEvaluator (components/quality_evaluator).
-def evaluate_fn(model, examples: List[bytes], custom_config: Mapping[str, Any]) -> Dict[str, Any]:
-  """exact_match: the fraction of eval pairs translated exactly, through serving_default as TF
-  Serving would call it. Samples: every eval pair and the PROBES, through serving_raw."""
+def evaluate_fn(model: ServingSession, examples: List[bytes],
+                custom_config: Mapping[str, Any]) -> Dict[str, Any]:
+  """exact_match: the fraction of eval pairs translated exactly, through serving_default of
+  `model`, the export loaded as TF Serving loads it. Samples: every eval pair and the PROBES,
+  through serving_raw."""
   del custom_config
-  wanted = tf.io.parse_example(tf.constant(examples), {
+  batch = np.array(examples, dtype=object)
+  wanted = tf.io.parse_example(batch, {
       SOURCE: tf.io.FixedLenFeature([], tf.string), TARGET: tf.io.FixedLenFeature([], tf.string)})
-  got = model.signatures['serving_default'](examples=tf.constant(examples))['translation']
-  right = got.numpy() == wanted[TARGET].numpy()
-  probes = model.signatures[RAW_SIGNATURE](english=tf.constant(PROBES))['translation'].numpy()
-  samples = {w.decode(): t.decode() for w, t in zip(wanted[SOURCE].numpy(), got.numpy())}
+  got = model.run('serving_default', examples=batch)['translation']
+  right = got == wanted[TARGET].numpy()
+  probes = model.run(RAW_SIGNATURE, english=np.array([p.encode() for p in PROBES],
+                                                     dtype=object))['translation']
+  samples = {w.decode(): t.decode() for w, t in zip(wanted[SOURCE].numpy(), got)}
   samples.update({w: t.decode() for w, t in zip(PROBES, probes)})
   return {'metrics': {'exact_match': float(np.mean(right)), 'pairs': float(len(examples))},
           'samples': samples}

@@ -11,6 +11,8 @@ DATA ?=
 ARGS ?=
 # make predict: INPUT=digit.png | fur=1,wings=0 | x=5 | wor (autocomplete) | love (seq2seq)
 #   | 3 (gan: a noise seed) | 7 or digit=7,seed=3 (cgan).
+# make score: INPUT=<folder of images> (MNIST models) | <file.csv> with the model's feature
+#   columns only, no label (fur,wings | x | word | english).
 # make serve / predict: REST_PORT=, GRPC_PORT=.
 INPUT ?=
 # make lineage: VERSION=out/serving/cnn/<version> (default: MODEL's latest push).
@@ -28,7 +30,7 @@ PYTEST_ARGS ?=
 
 STAMP := $(VENV)/.tfzoo-installed
 
-.PHONY: help install run-pipeline list serve predict runs lineage why-not-blessed tensorboard \
+.PHONY: help install run-pipeline list serve predict score runs lineage why-not-blessed tensorboard \
 	compile-kubeflow bench test clean distclean
 
 help: ## list the targets
@@ -56,6 +58,9 @@ serve: $(STAMP) ## TensorFlow Serving on every pushed model (tensorflow_model_se
 
 predict: $(STAMP) ## ask the served MODEL about INPUT (ARGS='--protocol rest', '--signature raw', '--local')
 	@$(VENV)/bin/tfzoo predict '$(MODEL)' '$(INPUT)' $(ARGS)
+
+score: $(STAMP) ## score a batch with TFX's BulkInferrer: MODEL=cnn INPUT=<folder of images> or INPUT=<file.csv>
+	@$(VENV)/bin/tfzoo score '$(MODEL)' '$(INPUT)' $(ARGS)
 
 runs: $(STAMP) ## every pipeline run from ML Metadata (MODEL= to pick one)
 	@$(VENV)/bin/tfzoo runs $(if $(filter command line,$(origin MODEL)),'$(MODEL)')

@@ -4,13 +4,15 @@
   tfzoo run MODEL [options]       run MODEL's pipeline locally (Beam DirectRunner, SQLite MLMD)
   tfzoo serve                     TensorFlow Serving on every pushed model (binary or Docker)
   tfzoo predict MODEL INPUT       ask the served model (gRPC or REST), or --local
+  tfzoo score MODEL INPUT         a batch (image folder or CSV) through TFX's BulkInferrer
   tfzoo runs [MODEL]              every run, each component executed/cached/failed
   tfzoo lineage MODEL|VERSION_DIR what produced a pushed model, with URIs
   tfzoo why-not-blessed MODEL     the metrics and thresholds that refused a model
   tfzoo tensorboard MODEL [--all] TensorBoard on the training logs
   tfzoo compile-kubeflow MODEL    the same pipeline as a Kubeflow Pipelines v2 / Vertex AI spec
 
-Exit status: 0 the model was blessed and is in serving/; 3 it was not blessed (nothing pushed);
+Exit status: 0 the model was blessed and is in serving/; 3 it was not blessed, or TF Serving's
+loader could not serve it (nothing pushed);
 4 the data was refused (unreadable file, or anomalies against the curated schema: the run
 stops before Transform/Trainer); 2 bad usage (e.g. unknown MODEL); 1 the pipeline failed (the
 failing component is named).
@@ -28,7 +30,7 @@ import shlex
 import sys
 import time
 import warnings
-from typing import Dict, Iterator, List, Optional, TextIO
+from typing import Callable, Dict, Iterator, List, Optional, TextIO
 
 from pipelines import datafile, metadata, registry, runlock, score
 
@@ -83,6 +85,27 @@ def _console_and_log(log_path: str, verbose: bool) -> Iterator[TextIO]:
       os.close(saved_out)
       os.close(saved_err)
       console.close()
+
+
+def run_logged(log_path: str, verbose: bool, what: str,
+               work: Callable[[], None]) -> Optional[BaseException]:
+  """Runs `work` (TFX components; heavy imports belong inside it, so their chatter goes to
+  the log too) with TF/TFX/Beam's output in log_path and each component's progress on the
+  console. Returns what it raised (logged with its traceback), or None."""
+  with _console_and_log(log_path, verbose) as console:
+    from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
+    absl_logging.set_verbosity(absl_logging.INFO)
+    progress = _Progress(console)
+    logging.getLogger('absl').addHandler(progress)
+    try:
+      work()
+    except Exception as e:  # pylint: disable=broad-except
+      logging.getLogger('absl').exception('%s failed', what)
+      return e
+    finally:
+      logging.getLogger('absl').removeHandler(progress)
+      absl_logging.set_verbosity(absl_logging.WARNING)
+  return None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -298,28 +321,17 @@ def _run_locked(spec: registry.ModelSpec, args: argparse.Namespace, paths,
   if not args.verbose:
     print(f'tfzoo: full log in {log_path}', flush=True)
   started = time.time()
-  error: Optional[BaseException] = None
-  with _console_and_log(log_path, args.verbose) as console:
-    # Heavy imports only once the arguments are known to be good, and with their chatter
-    # going to the log.
-    from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
+
+  def run_pipeline() -> None:
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner  # pylint: disable=g-import-not-at-top
-    from pipelines import factory, summary  # pylint: disable=g-import-not-at-top
-    absl_logging.set_verbosity(absl_logging.INFO)
-    progress = _Progress(console)
-    logging.getLogger('absl').addHandler(progress)
-    try:
-      beam_args = _beam_args(args)
-      pipeline = factory.create_pipeline(spec, paths, beam_args=beam_args,
-                                         data_path=data_path, train_steps=args.train_steps,
-                                         gates=gates, tfds_manual_dir=manual_dir)
-      LocalDagRunner().run(pipeline)
-    except Exception as e:  # pylint: disable=broad-except
-      error = e
-      logging.getLogger('absl').exception('pipeline failed')
-    finally:
-      logging.getLogger('absl').removeHandler(progress)
-      absl_logging.set_verbosity(absl_logging.WARNING)
+    from pipelines import factory  # pylint: disable=g-import-not-at-top
+    pipeline = factory.create_pipeline(spec, paths, beam_args=_beam_args(args),
+                                       data_path=data_path, train_steps=args.train_steps,
+                                       gates=gates, tfds_manual_dir=manual_dir)
+    LocalDagRunner().run(pipeline)
+
+  error = run_logged(log_path, args.verbose, 'pipeline', run_pipeline)
+  from pipelines import summary  # pylint: disable=g-import-not-at-top
   elapsed = time.time() - started
   result = (summary.latest_run(_store(paths, spec.name), spec.name)
             if metadata.has_store(paths, spec.name) else None)

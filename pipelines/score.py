@@ -13,11 +13,10 @@ was never pushed).
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 import time
-from typing import List, Optional
+from typing import List
 
 from pipelines import datafile, metadata, registry, runlock, score_data
 
@@ -174,24 +173,16 @@ def _score_locked(cli, spec: registry.ModelSpec, args: argparse.Namespace, paths
   if not args.verbose:
     print(f'tfzoo: full log in {log_path}', flush=True)
   started = time.time()
-  error: Optional[BaseException] = None
-  with cli._console_and_log(log_path, args.verbose) as console:
-    from absl import logging as absl_logging
+  written = []
+
+  def run_pipeline() -> None:
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner
-    absl_logging.set_verbosity(absl_logging.INFO)
-    progress = cli._Progress(console)
-    logging.getLogger('absl').addHandler(progress)
-    try:
-      LocalDagRunner().run(create_pipeline(spec, paths, model.uri, input_base, pattern, images,
-                                           beam_args))
-      # Inside the log: reading the records prints TF's chatter too.
-      predictions, csv_path = _write_predictions(spec, paths, count, images)
-    except Exception as e:  # pylint: disable=broad-except
-      error = e
-      logging.getLogger('absl').exception('scoring failed')
-    finally:
-      logging.getLogger('absl').removeHandler(progress)
-      absl_logging.set_verbosity(absl_logging.WARNING)
+    LocalDagRunner().run(create_pipeline(spec, paths, model.uri, input_base, pattern, images,
+                                         beam_args))
+    # Inside the log: reading the records prints TF's chatter too.
+    written.append(_write_predictions(spec, paths, count, images))
+
+  error = cli.run_logged(log_path, args.verbose, 'scoring', run_pipeline)
   if error is not None:
     result = _latest_run(paths, spec.name)
     failed = result.failed if result else None
@@ -199,6 +190,7 @@ def _score_locked(cli, spec: registry.ModelSpec, args: argparse.Namespace, paths
            f'{type(error).__name__}: {cli._last_line(error)}'
            + ('' if args.verbose else f' (full log: {log_path})'))
     return cli.EXIT_FAILED
+  [(predictions, csv_path)] = written
   print(f'scored {len(predictions.rows)} {"images" if images else "rows"}'
         + (f': {predictions.histogram()}' if predictions.classes else ''))
   print(f'predictions: {csv_path}')

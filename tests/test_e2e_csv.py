@@ -8,6 +8,7 @@ The classifier is run four times on one work directory, in order:
 """
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import re
@@ -50,6 +51,22 @@ def check_animals_served(version_dir: str) -> None:
   # TFMA reads the label through transform_features: the vocabulary ids the model predicts.
   np.testing.assert_array_equal(
       answers['transform_features']['species_xf'].reshape(-1), by_example['class_ids'])
+
+
+@contextlib.contextmanager
+def edited(path: str, edit):
+  """The file's text replaced by edit(text) for the duration (it must change it)."""
+  with open(path) as f:
+    code = f.read()
+  changed = edit(code)
+  assert changed != code, path
+  with open(path, 'w') as f:
+    f.write(changed)
+  try:
+    yield changed
+  finally:
+    with open(path, 'w') as f:
+      f.write(code)
 
 
 @pytest.fixture(scope='module')
@@ -109,16 +126,8 @@ def test_impossible_gate_is_not_blessed_and_pushes_nothing(project, home):
 def test_model_code_change_retrains_and_pushes_a_new_version(project, home):
   metadata, serving = _paths(home, 'classifier')
   module = os.path.join(project, 'models', 'classifier', 'classifier_module.py')
-  with open(module) as f:
-    code = f.read()
-  assert 'LEARNING_RATE = 0.1\n' in code
-  with open(module, 'w') as f:
-    f.write(code.replace('LEARNING_RATE = 0.1\n', 'LEARNING_RATE = 0.2\n'))
-  try:
+  with edited(module, lambda code: code.replace('LEARNING_RATE = 0.1\n', 'LEARNING_RATE = 0.2\n')):
     result = run_tfzoo(project, home, 'run', 'classifier')
-  finally:
-    with open(module, 'w') as f:
-      f.write(code)
   assert result.returncode == 0, result.stdout + result.stderr
   states = node_states(metadata)
   assert all(states[c] == 'cached' for c in UPSTREAM), states
@@ -223,18 +232,14 @@ def test_an_unservable_export_is_not_pushed_and_the_reason_is_one_line(project, 
   metadata, serving = _paths(home, 'classifier')
   before = serving_snapshot(serving)
   export_py = os.path.join(project, 'models', 'common', 'export.py')
-  with open(export_py) as f:
-    code = f.read()
-  broken = re.sub(r'(def save\(.*?"""\n).*?(  tf\.saved_model\.save\()', r'\1\2', code,
+
+  def without_the_fix(code: str) -> str:  # save() = tf.saved_model.save alone, as before
+    return re.sub(r'(def save\(.*?"""\n).*?(  tf\.saved_model\.save\()', r'\1\2', code,
                   count=1, flags=re.S)
-  assert broken != code and 'serving_variables' not in broken.split('def save(')[1][:900]
-  with open(export_py, 'w') as f:
-    f.write(broken)
-  try:
+
+  with edited(export_py, without_the_fix) as broken:
+    assert 'serving_variables' not in broken.split('def save(')[1].split('def ')[0]
     result = run_tfzoo(project, home, 'run', 'classifier')
-  finally:
-    with open(export_py, 'w') as f:
-      f.write(code)
   assert result.returncode == 3, result.stdout + result.stderr
   states = node_states(metadata)
   assert states['Trainer'] == states['InfraValidator'] == 'executed', states

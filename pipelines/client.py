@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import io
 import json
 import os
 import urllib.error
@@ -30,11 +29,11 @@ from typing import Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
+from components.image_example_gen import images as digit_images
 from pipelines import registry
 
 SIGNATURES = {'examples': 'serving_default', 'raw': 'serving_raw'}
 GENERATIVE_SIGNATURES = {'noise': 'serving_default', 'seed': 'from_seed'}
-MNIST_SIDE = 28
 NOISE_SIZE = 128  # models/common/generative.py's NOISE
 
 
@@ -86,27 +85,12 @@ def _example(features: Dict[str, object]) -> bytes:
 
 
 def read_digit(path: str) -> np.ndarray:
-  """An image file -> uint8 [28, 28], light digit on dark as MNIST."""
-  from PIL import Image, UnidentifiedImageError  # pylint: disable=g-import-not-at-top
-  if not os.path.isfile(path):
-    raise ClientError(f'{path}: image file not found')
+  """An image file -> uint8 [28, 28], light digit on dark as MNIST (converted as `score`
+  converts a folder's files: components/image_example_gen/images.py)."""
   try:
-    image = Image.open(path).convert('L')
-  except UnidentifiedImageError:
-    raise ClientError(f'{path}: not an image file (PNG, JPEG, …)') from None
-  if image.size != (MNIST_SIDE, MNIST_SIDE):
-    image = image.resize((MNIST_SIDE, MNIST_SIDE), Image.LANCZOS)
-  pixels = np.asarray(image, dtype=np.uint8)
-  if pixels.mean() > 127:  # dark ink on white paper
-    pixels = 255 - pixels
-  return pixels
-
-
-def _png(pixels: np.ndarray) -> bytes:
-  from PIL import Image  # pylint: disable=g-import-not-at-top
-  buffer = io.BytesIO()
-  Image.fromarray(pixels, mode='L').save(buffer, format='PNG')
-  return buffer.getvalue()
+    return digit_images.read_digit(path)
+  except digit_images.ImageFolderError as e:
+    raise ClientError(str(e)) from None
 
 
 def _tabular_values(spec: registry.ModelSpec, text: str) -> Dict[str, float]:
@@ -182,7 +166,7 @@ def build_request(spec: registry.ModelSpec, text: str, signature: Optional[str] 
   if isinstance(spec.source, registry.TfdsSource):
     pixels = read_digit(text)
     if signature == 'examples':
-      return Request(spec.name, name, {'examples': np.array([_example({'image': _png(pixels)})],
+      return Request(spec.name, name, {'examples': np.array([_example({'image': digit_images.png(pixels)})],
                                                             dtype=object)})
     return Request(spec.name, name, {'images': pixels[np.newaxis].astype(np.float32)})
   if spec.word_input:
@@ -301,7 +285,7 @@ def write_image(outputs: Dict[str, np.ndarray], path: str) -> None:
     raise ClientError(f'--output: this model answers {", ".join(sorted(outputs))}, not an image')
   pixels = np.clip(np.rint(np.asarray(outputs[name])[0]), 0, 255).astype(np.uint8)
   with open(path, 'wb') as f:
-    f.write(_png(pixels))
+    f.write(digit_images.png(pixels))
 
 
 def single_output(spec: registry.ModelSpec) -> str:

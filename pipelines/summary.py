@@ -12,6 +12,7 @@ import os
 from typing import Dict, List, Optional
 
 from components.infra_validator import keys as infra_keys
+from components.quality_evaluator import keys as quality_keys
 from ml_metadata import errors
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
@@ -229,9 +230,7 @@ def latest_run(target, pipeline: Optional[str] = None) -> Optional[RunSummary]:
   return summarize(store, runs[-1], pipeline) if runs else None
 
 
-# components/quality_evaluator writes its result here (it imports this name; this module
-# stays free of TFX imports).
-QUALITY_METRICS_FILE = 'quality_metrics.json'
+QUALITY_METRICS_FILE = quality_keys.METRICS_FILE  # components/quality_evaluator writes it
 
 
 def _quality_result(evaluation_uri: str) -> Optional[dict]:

@@ -252,3 +252,24 @@ def test_metric_names_follow_tfma():
   for spec in registry.REGISTRY.values():
     for gate in spec.gates:
       assert summary._metric_name(gate.metric) == gate.key
+
+
+def test_components_depend_on_nothing_command_line_side():
+  """Components run in Kubeflow pods and TFX's executors without the CLI: none imports
+  pipelines/ (the CLI side imports components, not the other way round)."""
+  import ast  # pylint: disable=g-import-not-at-top
+  root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'components')
+  offenders = []
+  for folder, _, files in os.walk(root):
+    for name in files:
+      if not name.endswith('.py'):
+        continue
+      path = os.path.join(folder, name)
+      with open(path, encoding='utf-8') as f:
+        tree = ast.parse(f.read())
+      for node in ast.walk(tree):
+        modules = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                   [node.module or ''] if isinstance(node, ast.ImportFrom) else [])
+        offenders += [f'{os.path.relpath(path, root)}: {m}' for m in modules
+                      if m == 'pipelines' or m.startswith('pipelines.')]
+  assert offenders == []

@@ -1,4 +1,5 @@
-"""The image files of a folder, read as the client reads a digit (pipelines/client.py).
+"""Digits from image files, read one way for `make predict` (pipelines/client.py) and for a
+folder `make score` scores (ImageExampleGen).
 
 Only PIL and NumPy: the command line checks a folder with this module before it loads TFX, so a
 bad folder is refused in seconds; ImageExampleGen's executor converts the files with the same
@@ -10,7 +11,9 @@ import io
 import os
 from typing import List
 
-from pipelines import client
+import numpy as np
+
+SIDE = 28  # MNIST's
 
 # What PIL reads and users save digits as; other files in the folder are left alone.
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.gif')
@@ -30,18 +33,37 @@ def image_files(folder: str) -> List[str]:
                 if is_image_file(os.path.join(folder, name)))
 
 
-def digit_png(path: str) -> bytes:
-  """PNG bytes of the file's digit: 28x28 grayscale, light on dark (client.read_digit)."""
-  from PIL import Image  # pylint: disable=g-import-not-at-top
+def read_digit(path: str) -> np.ndarray:
+  """An image file -> uint8 [28, 28], light digit on dark as MNIST: any size (resized), any
+  format PIL reads, and dark ink on light paper inverted."""
+  from PIL import Image, UnidentifiedImageError  # pylint: disable=g-import-not-at-top
+  if not os.path.isfile(path):
+    raise ImageFolderError(f'{path}: image file not found')
   try:
-    pixels = client.read_digit(path)
-  except client.ClientError as e:
-    raise ImageFolderError(str(e)) from None
+    image = Image.open(path).convert('L')
+    if image.size != (SIDE, SIDE):
+      image = image.resize((SIDE, SIDE), Image.LANCZOS)
+  except UnidentifiedImageError:
+    raise ImageFolderError(f'{path}: not an image file (PNG, JPEG, …)') from None
   except (OSError, SyntaxError, ValueError) as e:  # PIL's errors for truncated or broken files
     raise ImageFolderError(f'{path}: cannot be read as an image ({e})') from None
+  pixels = np.asarray(image, dtype=np.uint8)
+  if pixels.mean() > 127:  # dark ink on white paper
+    pixels = 255 - pixels
+  return pixels
+
+
+def png(pixels: np.ndarray) -> bytes:
+  """uint8 [H, W] grayscale -> PNG bytes (what the models' `image` feature holds)."""
+  from PIL import Image  # pylint: disable=g-import-not-at-top
   buffer = io.BytesIO()
   Image.fromarray(pixels, mode='L').save(buffer, format='PNG')
   return buffer.getvalue()
+
+
+def digit_png(path: str) -> bytes:
+  """PNG bytes of the file's digit (read_digit)."""
+  return png(read_digit(path))
 
 
 def check_folder(folder: str) -> List[str]:

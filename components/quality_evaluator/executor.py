@@ -20,14 +20,13 @@ from tfx.types import artifact_utils
 from tfx.utils import import_utils, io_utils, path_utils
 
 from components.infra_validator.session_loader import ServingSession
-from pipelines import summary
+from components.quality_evaluator.keys import METRICS_FILE
 
 MODULE_FILE_KEY = 'module_file'
 MODULE_FINGERPRINT_KEY = 'module_fingerprint'
 GATES_KEY = 'gates'
 CUSTOM_CONFIG_KEY = 'custom_config'
 EXAMPLE_SPLIT_KEY = 'example_split'
-METRICS_FILE = summary.QUALITY_METRICS_FILE  # the run summary reads it back from there
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,7 +1,7 @@
 # The image every task of the Kubeflow Pipelines v2 / Vertex AI pipeline runs in
 # (`make compile-kubeflow`): TFX 1.16's own image with this project at /tfzoo, where the compiled
 # spec finds the module files, the curated schemas and the CSVs. Build it, push it, and compile
-# with IMAGE= set to the pushed name (README, "Scale-out"). Not built in this repository's CI.
+# with IMAGE= set to the pushed name (docs/scale-out.md). Not built in this repository's CI.
 ARG TFX_IMAGE=tensorflow/tfx:1.16.0
 # Beam's worker launcher, so the same image can also be the SDK container of Beam workers
 # (Dataflow --sdk_container_image, Flink/Spark --environment_config): Beam's documented way

@@ -52,6 +52,7 @@ import types
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from pipelines import registry
+from pipelines.paths import PROJECT_ROOT
 
 DEFAULT_MODELS = ('classifier', 'linear', 'mlp', 'cnn')
 # The models whose training the plain script can mirror: the CSV models built by
@@ -445,7 +446,7 @@ def plain_keras(model: str, data_dir: Optional[str]) -> Dict[str, Any]:
     values = list(inputs.values())
     stacked = values[0] if len(values) == 1 else keras.layers.Concatenate()(values)
     network = module.build_model(inputs, stacked, n_classes)
-    data_note = os.path.relpath(path, registry.PROJECT_ROOT)
+    data_note = os.path.relpath(path, PROJECT_ROOT)
 
   count = len(y_train)
   dataset = (tf.data.Dataset.from_tensor_slices((x_train, y_train))
@@ -577,7 +578,7 @@ def prepare_mnist(data_dir: str, manual_dir: Optional[str], log_dir: str) -> Dic
           'except TfdsExampleGenError as e:\n  print("tfzoo: " + str(e)); sys.exit(1)\n')
   log_path = os.path.join(log_dir, 'prepare-mnist.log')
   measured = run_measured([sys.executable, '-c', code, MNIST, data_dir, manual_dir or ''],
-                          env=child_env(TF_CPP_MIN_LOG_LEVEL='2'), cwd=registry.PROJECT_ROOT,
+                          env=child_env(TF_CPP_MIN_LOG_LEVEL='2'), cwd=PROJECT_ROOT,
                           log_path=log_path)
   if measured.returncode != 0 or not mnist_prepared(data_dir):
     raise BenchError(f'MNIST could not be prepared into {data_dir}: '
@@ -603,7 +604,7 @@ def run_pipeline(model: str, home: str, tfds_data_dir: str, manual_dir: Optional
     extra['TFZOO_TFDS_MANUAL_DIR'] = manual_dir
   log_path = os.path.join(home, f'bench-{label}.log')
   _progress(f'{model}: pipeline, {label.replace("-", " ")}')
-  measured = run_measured(argv, env=child_env(**extra), cwd=registry.PROJECT_ROOT,
+  measured = run_measured(argv, env=child_env(**extra), cwd=PROJECT_ROOT,
                           log_path=log_path)
   _progress_done(f'{measured.seconds:.1f} s')
   if measured.returncode != 0:
@@ -638,7 +639,7 @@ def run_plain(model: str, home: str, tfds_data_dir: str) -> Dict[str, Any]:
   argv = [sys.executable, '-m', 'pipelines.bench', '_plain', model, '--data-dir', tfds_data_dir,
           '--output', output]
   _progress(f'{model}: plain Keras')
-  measured = run_measured(argv, env=child_env(), cwd=registry.PROJECT_ROOT, log_path=log_path)
+  measured = run_measured(argv, env=child_env(), cwd=PROJECT_ROOT, log_path=log_path)
   _progress_done(f'{measured.seconds:.1f} s')
   if measured.returncode != 0 or not os.path.isfile(output):
     raise BenchError(f'plain Keras baseline of {model} failed with exit status '
@@ -852,7 +853,7 @@ def _bench(args: argparse.Namespace, argv: List[str]) -> int:
   if args.latency_calls < 1:
     raise BenchError(f'--latency-calls must be positive, got {args.latency_calls}')
   home = os.path.abspath(args.home or os.path.join(
-      os.environ.get('TFZOO_HOME') or os.path.join(registry.PROJECT_ROOT, 'out'), 'bench'))
+      os.environ.get('TFZOO_HOME') or os.path.join(PROJECT_ROOT, 'out'), 'bench'))
   output = os.path.abspath(args.output or os.path.join(home, 'bench.json'))
   manual_dir = os.path.abspath(args.tfds_manual_dir) if args.tfds_manual_dir else None
   tfds_data_dir = os.path.join(home, 'tensorflow_datasets')

@@ -39,11 +39,11 @@ from components.quality_evaluator import QualityEvaluator, QualityGate
 from components.strict_example_validator import StrictExampleValidator
 from models.common.features import TRANSFORM_SIGNATURE, transformed_name
 from pipelines import baseline, registry
-from pipelines.paths import Paths
+from pipelines.paths import MODELS_DIR, PROJECT_ROOT, Paths
 
-SHARED_CODE_DIR = os.path.join(registry.MODELS_DIR, 'common')
+SHARED_CODE_DIR = os.path.join(MODELS_DIR, 'common')
 # TF Serving's loader, which the Trainers' pictures and the evaluate_fns call the export through.
-LOADER_FILES = tuple(os.path.join(registry.PROJECT_ROOT, 'components', 'infra_validator', name)
+LOADER_FILES = tuple(os.path.join(PROJECT_ROOT, 'components', 'infra_validator', name)
                      for name in ('session_loader.py', 'capi.py'))
 
 
@@ -299,8 +299,8 @@ def _in_container(components: List, spec: registry.ModelSpec, container_root: st
   if udf_utils.should_package_user_modules():
     raise ValueError('container_root needs UNSUPPORTED_DO_NOT_PACKAGE_USER_MODULES=1 set before '
                      'create_pipeline: the module files are in the image')
-  local_root = registry.PROJECT_ROOT + os.sep
-  schema_file = os.path.relpath(spec.source.schema_path, registry.PROJECT_ROOT)
+  local_root = PROJECT_ROOT + os.sep
+  schema_file = os.path.relpath(spec.source.schema_path, PROJECT_ROOT)
   result = []
   for component in components:
     if component.id == 'baseline_resolver':
@@ -311,7 +311,7 @@ def _in_container(components: List, spec: registry.ModelSpec, container_root: st
       ).with_id('baseline_resolver')
     for key, value in component.exec_properties.items():
       if isinstance(value, str) and (value + os.sep).startswith(local_root):
-        relative = os.path.relpath(value, registry.PROJECT_ROOT)
+        relative = os.path.relpath(value, PROJECT_ROOT)
         component.exec_properties[key] = '/'.join(
             [container_root.rstrip('/')] + ([] if relative == '.' else relative.split(os.sep)))
     if 'schema_file' in component.exec_properties:

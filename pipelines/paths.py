@@ -14,12 +14,14 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from pipelines import registry
+# The checkout: where the models' code and the data live.
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MODELS_DIR = os.path.join(PROJECT_ROOT, 'models')
+DATA_DIR = os.path.join(PROJECT_ROOT, 'data')
 
 
 def default_home() -> str:
-  return os.path.abspath(os.environ.get('TFZOO_HOME') or
-                         os.path.join(registry.PROJECT_ROOT, 'out'))
+  return os.path.abspath(os.environ.get('TFZOO_HOME') or os.path.join(PROJECT_ROOT, 'out'))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,7 +12,7 @@ import pytest
 import tensorflow_model_analysis as tfma
 
 from conftest import REPO
-from pipelines import factory, registry, summary
+from pipelines import factory, paths, registry, specs, summary
 from pipelines.paths import Paths
 
 
@@ -157,8 +157,8 @@ def test_seq2seq_is_gated_by_the_quality_evaluator(tmp_path, monkeypatch):
   assert 'baseline_resolver' in {u.id for u in evaluator.upstream_nodes}
 
   models = tmp_path / 'models'
-  shutil.copytree(registry.MODELS_DIR, models, ignore=shutil.ignore_patterns('__pycache__'))
-  monkeypatch.setattr(registry, 'MODELS_DIR', str(models))
+  shutil.copytree(paths.MODELS_DIR, models, ignore=shutil.ignore_patterns('__pycache__'))
+  monkeypatch.setattr(specs, 'MODELS_DIR', str(models))
   before = factory.module_fingerprint(spec)
   with open(models / 'seq2seq' / 'seq2seq_module.py', 'a') as f:
     f.write('\n# evaluate_fn changed\n')

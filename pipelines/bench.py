@@ -596,7 +596,7 @@ def run_pipeline(model: str, home: str, tfds_data_dir: str, manual_dir: Optional
                  label: str) -> Dict[str, Any]:
   """`python -m pipelines.cli run MODEL` with TFZOO_HOME=<home>, timed, and that run's record
   from ML Metadata. Raises BenchError if it does not end blessed (exit 0)."""
-  from pipelines import summary  # pylint: disable=g-import-not-at-top
+  from pipelines.mlmd import summary  # pylint: disable=g-import-not-at-top
   spec = registry.get_spec(model)
   argv = [sys.executable, '-m', 'pipelines.cli', 'run', model]
   extra = {'TFZOO_HOME': home, 'TFDS_DATA_DIR': tfds_data_dir}

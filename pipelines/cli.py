@@ -32,7 +32,8 @@ import time
 import warnings
 from typing import Callable, Dict, Iterator, List, Optional, TextIO
 
-from pipelines import datafile, metadata, registry, runlock, score
+from pipelines import datafile, registry, score
+from pipelines.mlmd import metadata, runlock
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_BLESSED, EXIT_BAD_DATA = 0, 1, 2, 3, 4
 
@@ -331,7 +332,7 @@ def _run_locked(spec: registry.ModelSpec, args: argparse.Namespace, paths,
     LocalDagRunner().run(pipeline)
 
   error = run_logged(log_path, args.verbose, 'pipeline', run_pipeline)
-  from pipelines import summary  # pylint: disable=g-import-not-at-top
+  from pipelines.mlmd import summary  # pylint: disable=g-import-not-at-top
   elapsed = time.time() - started
   result = (summary.latest_run(_store(paths, spec.name), spec.name)
             if metadata.has_store(paths, spec.name) else None)
@@ -366,16 +367,16 @@ def _run_locked(spec: registry.ModelSpec, args: argparse.Namespace, paths,
 
 
 def serve_command(args: argparse.Namespace) -> int:
-  from pipelines import serving  # pylint: disable=g-import-not-at-top
+  from pipelines.serving import server  # pylint: disable=g-import-not-at-top
   from pipelines.paths import Paths  # pylint: disable=g-import-not-at-top
   root = os.path.join(Paths.from_env(args.home).home, 'serving')
   try:
-    command = serving.serve_command(root, args.rest_port, args.grpc_port)
-  except serving.ServingError as e:
+    command = server.serve_command(root, args.rest_port, args.grpc_port)
+  except server.ServingError as e:
     _error(str(e))
     return EXIT_FAILED
-  serving.write_config(command)
-  models = ', '.join(f'{m} (version {v[-1]})' for m, v in serving.pushed_models(root).items())
+  server.write_config(command)
+  models = ', '.join(f'{m} (version {v[-1]})' for m, v in server.pushed_models(root).items())
   print(f'tfzoo: serving {models}')
   print(f'tfzoo: model config {command.config_path}; REST on port {args.rest_port}, gRPC on '
         f'port {args.grpc_port}')
@@ -396,14 +397,14 @@ def predict_command(args: argparse.Namespace) -> int:
     _error(f'--output writes an image answer; {spec.name} does not answer with an image')
     return EXIT_USAGE
   _quiet_imports()
-  from pipelines import client, serving  # pylint: disable=g-import-not-at-top
+  from pipelines.serving import client, server  # pylint: disable=g-import-not-at-top
   from pipelines.paths import Paths  # pylint: disable=g-import-not-at-top
   try:
     request = client.build_request(spec, args.input, args.signature)
     if args.show_request:
       print(json.dumps(request.rest()))
     if args.local:
-      version_dir = serving.latest_version_dir(
+      version_dir = server.latest_version_dir(
           os.path.join(Paths.from_env(args.home).home, 'serving'), spec.name)
       outputs = client.predict_local(request, version_dir)
       where = version_dir
@@ -414,7 +415,7 @@ def predict_command(args: argparse.Namespace) -> int:
       outputs = client.predict_rest(request, args.host, args.rest_port,
                                     single_output=client.single_output(spec))
       where = f'{args.host}:{args.rest_port} (REST)'
-  except (client.ClientError, serving.ServingError) as e:
+  except (client.ClientError, server.ServingError) as e:
     _error(str(e))
     return EXIT_FAILED
   print(f'{spec.name} [{request.signature} @ {where}]: {client.describe(spec, outputs)}')
@@ -439,7 +440,7 @@ def _quiet_imports() -> None:
 
 def inspect_command(args: argparse.Namespace) -> int:
   _quiet_imports()
-  from pipelines import inspection  # pylint: disable=g-import-not-at-top
+  from pipelines.mlmd import inspection  # pylint: disable=g-import-not-at-top
   from pipelines.paths import Paths  # pylint: disable=g-import-not-at-top
   paths = Paths.from_env(args.home)
   try:

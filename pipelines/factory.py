@@ -273,11 +273,11 @@ def create_pipeline(spec: registry.ModelSpec,
 
 
 def _metadata_connection(paths: Paths, spec: registry.ModelSpec, container_root: Optional[str]):
-  """This machine's ML Metadata (pipelines.metadata: SQLite, or MySQL when configured); none in
+  """This machine's ML Metadata (pipelines.mlmd.metadata: SQLite, or MySQL when configured); none in
   a container: Kubeflow / Vertex record the run in the cluster's own ML Metadata."""
   if container_root is not None:
     return None
-  from pipelines import metadata  # pylint: disable=g-import-not-at-top
+  from pipelines.mlmd import metadata  # pylint: disable=g-import-not-at-top
   return metadata.pipeline_connection_config(paths, spec.name)
 
 

@@ -18,7 +18,8 @@ import sys
 import time
 from typing import List
 
-from pipelines import datafile, metadata, registry, runlock, score_data
+from pipelines import datafile, registry, score_data
+from pipelines.mlmd import metadata, runlock
 
 # cli's console, progress and argument helpers are shared with this command on purpose, and
 # cli imports this module at start-up, so TFX (and cli itself) are imported where used.
@@ -83,7 +84,7 @@ def score_command(args: argparse.Namespace) -> int:
   from pipelines.paths import Paths
   paths = Paths.from_env(args.home)
 
-  from pipelines import inspection
+  from pipelines.mlmd import inspection
   try:
     # Before the lock, so a model never pushed is refused without a file written.
     model, push = _pushed_model(paths, spec.name)
@@ -106,7 +107,7 @@ def score_command(args: argparse.Namespace) -> int:
 
 def _pushed_model(paths, pipeline: str):
   """(Model artifact, PushedModel artifact) of the latest push; InspectionError if none."""
-  from pipelines import inspection, summary
+  from pipelines.mlmd import inspection, summary
   [(_, target)] = inspection.stores(paths, pipeline).items()
   model, push = inspection.pushed_model(summary.open_store(target), pipeline)
   if not os.path.isdir(model.uri):
@@ -200,7 +201,7 @@ def _score_locked(cli, spec: registry.ModelSpec, args: argparse.Namespace, paths
 
 def _latest_run(paths, pipeline: str):
   """The latest run of `pipeline`_score, read from `pipeline`'s store (None before any)."""
-  from pipelines import summary
+  from pipelines.mlmd import summary
   store = summary.open_store(metadata.connection_config(paths, pipeline))
   runs = summary.run_contexts(store, f'{pipeline}_score')
   return summary.summarize(store, runs[-1], f'{pipeline}_score') if runs else None
@@ -209,7 +210,7 @@ def _latest_run(paths, pipeline: str):
 def _write_predictions(spec: registry.ModelSpec, paths, count: int, images: bool):
   """Writes the latest run's predictions.csv beside its InferenceResult and records its path
   and row count on that artifact; returns (Predictions, the CSV's path)."""
-  from pipelines import summary
+  from pipelines.mlmd import summary
   result = _latest_run(paths, spec.name)
   inferrer = result.component('BulkInferrer') if result else None
   if inferrer is None or not inferrer.outputs.get('inference_result'):

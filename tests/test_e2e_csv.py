@@ -255,9 +255,11 @@ def test_an_unservable_export_is_not_pushed_and_the_reason_is_one_line(project, 
       'not servable by TF Serving')
   why = _tfzoo_lines(project, home, 'why-not-blessed', 'classifier')
   assert why[0].endswith(': not servable by TF Serving'), why
+  [served] = [line for line in why if 'served by TF Serving' in line]
   assert re.fullmatch(r"  served by TF Serving: NO, serving_default: FAILED_PRECONDITION: Could "
                       r"not find variable softmax/(kernel|bias)\. .* \(TF Serving's loader "
-                      r"through TF's C API\)", why[1]), why
+                      r"through TF's C API\)", served), why
+  assert '  sparse_categorical_accuracy = 1, threshold >= 1, change vs blessed baseline ' in why[1]
 
 
 def test_two_pipelines_at_once_dnn_and_linear(project, tmp_path):

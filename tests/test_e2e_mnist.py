@@ -93,7 +93,7 @@ def test_autoencoder_fast_pipeline_is_gated_by_the_quality_evaluator(
   match = re.search(r'metric mse = (\S+) +\(gate: <= 0.03\) passed', result.stdout)
   assert match and 0.005 < float(match.group(1)) < 0.03, result.stdout
 
-  from pipelines import summary  # pylint: disable=g-import-not-at-top
+  from pipelines.mlmd import summary  # pylint: disable=g-import-not-at-top
   store = summary.open_store(metadata)
   run = summary.summarize(store, summary.run_contexts(store)[-1])
   [evaluation] = run.component('Evaluator').outputs['evaluation']
@@ -139,7 +139,8 @@ def test_cgan_fast_pipeline_is_judged_by_its_reference_classifier(
   pushed, and why-not-blessed names the worst digit's agreement. The same run with the gate
   set to 0 reuses every trained model from cache, re-evaluates, blesses and pushes; the
   pushed model then draws a digit through both signatures and the client."""
-  from pipelines import registry, summary  # pylint: disable=g-import-not-at-top
+  from pipelines import registry  # pylint: disable=g-import-not-at-top
+  from pipelines.mlmd import summary  # pylint: disable=g-import-not-at-top
   home = str(tmp_path)
   metadata = os.path.join(home, 'metadata', 'cgan_fast.sqlite')
   serving = os.path.join(home, 'serving', 'cgan_fast')

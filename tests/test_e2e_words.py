@@ -39,7 +39,7 @@ def _served(version_dir: str, feature: str, words, rows) -> dict:
 
 def _evaluator_outputs(metadata_path: str):
   """The latest Evaluator execution's evaluation and blessing artifacts, from ML Metadata."""
-  from pipelines import summary  # pylint: disable=g-import-not-at-top
+  from pipelines.mlmd import summary  # pylint: disable=g-import-not-at-top
   store = summary.open_store(metadata_path)
   run = summary.summarize(store, summary.run_contexts(store)[-1])
   evaluator = run.component('Evaluator')
@@ -97,7 +97,8 @@ def test_word_pipelines_side_by_side_then_an_unblessed_translation(project, tmp_
 
   # The serving contract, as `saved_model_cli show` lists it: each signature declares exactly
   # the tensors the client sends (names, dtypes, shapes), and the outputs it reads.
-  from pipelines import client, registry  # pylint: disable=g-import-not-at-top
+  from pipelines import registry  # pylint: disable=g-import-not-at-top
+  from pipelines.serving import client  # pylint: disable=g-import-not-at-top
   reads = {'autocomplete': {'completion', 'classes', 'probabilities'}, 'seq2seq': {'translation'}}
   for name, word in (('autocomplete', 'wor'), ('seq2seq', 'love')):
     [version] = versions(os.path.join(home, 'serving', name))

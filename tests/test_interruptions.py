@@ -15,7 +15,7 @@ import pytest
 from components.atomic_pusher import INCOMING_PREFIX, executor as push_executor
 from components.atomic_pusher import push_atomically
 from conftest import REPO, node_states, run_tfzoo, versions
-from pipelines import runlock, summary
+from pipelines.mlmd import runlock, summary
 
 from ml_metadata.proto import metadata_store_pb2
 
@@ -73,7 +73,7 @@ def test_run_killed_during_trainer_resumes_from_cache(project, tmp_path):
 def test_second_run_of_the_same_pipeline_waits_for_the_first(tmp_path):
   lock = str(tmp_path / 'metadata' / 'cnn.sqlite.lock')
   holder = subprocess.Popen(
-      [sys.executable, '-c', 'import sys, time; from pipelines import runlock\n'
+      [sys.executable, '-c', 'import sys, time; from pipelines.mlmd import runlock\n'
        'with runlock.pipeline_lock(sys.argv[1], print):\n'
        '  print("held", flush=True); time.sleep(3)', lock],
       cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO), stdout=subprocess.PIPE, text=True)

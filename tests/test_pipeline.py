@@ -12,7 +12,8 @@ import pytest
 import tensorflow_model_analysis as tfma
 
 from conftest import REPO
-from pipelines import factory, paths, registry, specs, summary
+from pipelines import factory, paths, registry, specs
+from pipelines.mlmd import summary
 from pipelines.paths import Paths
 
 

@@ -26,7 +26,8 @@ import psutil
 import pytest
 
 from conftest import REPO, run_tfzoo
-from pipelines import inspection, metadata, registry, runlock, summary
+from pipelines import registry
+from pipelines.mlmd import inspection, metadata, runlock, summary
 from pipelines.paths import Paths
 
 MULTI_PROCESSING = '--direct_running_mode=multi_processing --direct_num_workers=2'

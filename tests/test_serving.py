@@ -13,7 +13,8 @@ from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
 from components.infra_validator.session_loader import ServingSession
-from pipelines import client, registry, serving
+from pipelines import registry
+from pipelines.serving import client, server
 
 
 def _push(root, model, version):
@@ -34,11 +35,11 @@ def serving_root(tmp_path):
 
 
 def test_pushed_models_are_numbered_folders_with_a_graph(serving_root):
-  assert serving.pushed_models(serving_root) == {
+  assert server.pushed_models(serving_root) == {
       'classifier': [1700000050], 'cnn': [1700000000, 1700000100]}
-  assert serving.latest_version_dir(serving_root, 'cnn').endswith('cnn/1700000100')
-  with pytest.raises(serving.ServingError, match='nothing pushed for linear'):
-    serving.latest_version_dir(serving_root, 'linear')
+  assert server.latest_version_dir(serving_root, 'cnn').endswith('cnn/1700000100')
+  with pytest.raises(server.ServingError, match='nothing pushed for linear'):
+    server.latest_version_dir(serving_root, 'linear')
 
 
 def _which(*present):
@@ -46,7 +47,7 @@ def _which(*present):
 
 
 def test_serve_uses_the_binary_when_on_path(serving_root):
-  command = serving.serve_command(serving_root, 9001, 9000, which=_which(
+  command = server.serve_command(serving_root, 9001, 9000, which=_which(
       'tensorflow_model_server', 'docker'))
   assert command.kind == 'binary'
   assert command.argv == [
@@ -59,18 +60,18 @@ def test_serve_uses_the_binary_when_on_path(serving_root):
   assert entries['cnn'].base_path == os.path.join(serving_root, 'cnn')
   assert entries['cnn'].model_platform == 'tensorflow'
   assert entries['cnn'].model_version_policy.latest.num_versions == 1
-  serving.write_config(command)
+  server.write_config(command)
   with open(command.config_path) as f:
     assert f.read() == command.config
 
 
 def test_serve_falls_back_to_docker(serving_root):
-  command = serving.serve_command(serving_root, which=_which('docker'))
+  command = server.serve_command(serving_root, which=_which('docker'))
   assert command.kind == 'docker'
   assert command.argv[:2] == ['/usr/bin/docker', 'run']
   assert f'{serving_root}:/models:ro' in command.argv
   assert '8501:8501' in command.argv and '8500:8500' in command.argv
-  assert serving.DOCKER_IMAGE in command.argv
+  assert server.DOCKER_IMAGE in command.argv
   assert '--model_config_file=/models/models.config' in command.argv
   config = text_format.Parse(command.config, model_server_config_pb2.ModelServerConfig())
   assert {c.base_path for c in config.model_config_list.config} == {'/models/cnn',
@@ -78,10 +79,10 @@ def test_serve_falls_back_to_docker(serving_root):
 
 
 def test_serve_says_what_to_install_when_neither_is_there(serving_root, tmp_path):
-  with pytest.raises(serving.ServingError, match='neither tensorflow_model_server nor docker'):
-    serving.serve_command(serving_root, which=_which())
-  with pytest.raises(serving.ServingError, match='no pushed models'):
-    serving.serve_command(str(tmp_path / 'empty'), which=_which('docker'))
+  with pytest.raises(server.ServingError, match='neither tensorflow_model_server nor docker'):
+    server.serve_command(serving_root, which=_which())
+  with pytest.raises(server.ServingError, match='no pushed models'):
+    server.serve_command(str(tmp_path / 'empty'), which=_which('docker'))
 
 
 def _parse(serialized: bytes):

@@ -1,4 +1,4 @@
-"""Digits from image files, read one way for `make predict` (pipelines/client.py) and for a
+"""Digits from image files, read one way for `make predict` (pipelines/serving/client.py) and for a
 folder `make score` scores (ImageExampleGen).
 
 Only PIL and NumPy: the command line checks a folder with this module before it loads TFX, so a

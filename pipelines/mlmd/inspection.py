@@ -11,7 +11,7 @@ from typing import Dict, List, Optional, Tuple
 from google.protobuf import json_format
 from ml_metadata.proto import metadata_store_pb2
 
-from pipelines import metadata, summary
+from pipelines.mlmd import metadata, summary
 
 
 class InspectionError(LookupError):
@@ -20,7 +20,7 @@ class InspectionError(LookupError):
 
 def stores(paths, model: Optional[str] = None) -> Dict[str, object]:
   """{pipeline: its store} (one pipeline if `model` is given): each pipeline's SQLite file
-  under the work directory, or (pipelines.metadata: MySQL) the shared store's
+  under the work directory, or (pipelines.mlmd.metadata: MySQL) the shared store's
   ConnectionConfig for every pipeline recorded there."""
   if metadata.shared():
     recorded = metadata.pipelines(paths)

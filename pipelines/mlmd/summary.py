@@ -103,9 +103,9 @@ class RunSummary:
 
 
 def open_store(target, read_only: bool = True) -> metadata_store.MetadataStore:
-  """`target`: a pipeline's SQLite file, or a ConnectionConfig (pipelines.metadata: MySQL)."""
+  """`target`: a pipeline's SQLite file, or a ConnectionConfig (pipelines.mlmd.metadata: MySQL)."""
   if not isinstance(target, str):
-    from pipelines import metadata  # pylint: disable=g-import-not-at-top
+    from pipelines.mlmd import metadata  # pylint: disable=g-import-not-at-top
     return metadata.open_store(target)
   metadata_path = target
   config = metadata_store_pb2.ConnectionConfig()

@@ -50,7 +50,7 @@ def cancel_stale_executions(metadata_path, pipeline: Optional[str] = None,
   if isinstance(metadata_path, str) and not os.path.exists(metadata_path):
     return []
   from ml_metadata.proto import metadata_store_pb2  # pylint: disable=g-import-not-at-top
-  from pipelines import summary  # pylint: disable=g-import-not-at-top
+  from pipelines.mlmd import summary  # pylint: disable=g-import-not-at-top
 
   store = summary.open_store(metadata_path, read_only=False)
   if pipeline is None:

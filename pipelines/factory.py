@@ -97,12 +97,14 @@ def schema_snapshot(spec: registry.ModelSpec, paths: Paths) -> str:
 
 
 def module_config(spec: registry.ModelSpec) -> Dict[str, object]:
-  """custom_config handed to preprocessing_fn and run_fn: the spec's feature contract."""
+  """custom_config handed to preprocessing_fn, run_fn and evaluate_fn: the spec's feature
+  contract and batch size (the keys: models/common/contract.py)."""
   return {
       'model': spec.name,
       'task': spec.task,
       'features': list(spec.features),
       'label': spec.label,
+      'batch_size': spec.batch_size,
       'shared_code': shared_code_fingerprint(),
   }
 

@@ -23,21 +23,26 @@ def _accuracy(bound: float, max_regression: float) -> Gate:
 
 
 MNIST_TRAIN_SIZE = 60_000
-MLP_EPOCHS = 15  # the mlp pipeline's, and the GANs' judge's
+MNIST_BATCH = 100  # the seed's, for every MNIST model but rnn
+
+
+def _epochs(epochs: int, batch_size: int) -> int:
+  """Training steps for `epochs` passes over the 60,000 training images."""
+  return epochs * -(-MNIST_TRAIN_SIZE // batch_size)
 
 
 def _mnist(name: str, description: str, accuracy: float, epochs: int,
-           batch: int = 100) -> ModelSpec:
+           batch_size: int = MNIST_BATCH) -> ModelSpec:
   """An MNIST classifier: trained on all 60,000 training images, gated on all 10,000 test
   images. A retrain may be up to 0.2 points below the last blessed model (run-to-run noise of
-  a code change) and still be pushed. Fast mode: 2,000 / 1,000 images, 200 steps (10 epochs;
-  the cosine decay over only 100 steps left cnn at 0.77 on the 1,000), gate 0.8."""
+  a code change) and still be pushed. Fast mode: 2,000 / 1,000 images, 200 steps (10 epochs:
+  fewer left the cosine decay too short, docs/models.md), gate 0.8."""
   return ModelSpec(
       name=name, description=description,
       source=TfdsSource(dataset='mnist:3.0.1', schema='schemas/mnist/schema.pbtxt'),
       task='classification', features=('image',), label='label',
       gates=(_accuracy(accuracy, max_regression=0.002),),
-      train_steps=epochs * -(-MNIST_TRAIN_SIZE // batch), materialize=False,
+      train_steps=_epochs(epochs, batch_size), batch_size=batch_size, materialize=False,
       label_via_transform=False,
       fast=FastMode(train_split='train[:2000]', eval_split='test[:1000]', train_steps=200,
                     gates=(_accuracy(0.8, max_regression=1.0),)))
@@ -54,14 +59,10 @@ def _quality(key: str, bound: float, max_regression: float) -> Gate:
               max_regression=max_regression)
 
 
-# The GANs' judge: the mlp classifier, trained in the GAN's own pipeline (ReferenceTrainer) on
-# the same images for the same steps as the mlp pipeline trains it (MLP_EPOCHS): the judge is
-# the mlp as tfzoo ships it. Trained in the pipeline rather than taken from the cnn
-# pipeline's latest push so that a GAN run needs no other run first, its judge is cached with
-# it and recorded in its lineage, and a retrained cnn cannot silently move the GAN's gate. Its
-# accuracy on the eval images is gated too. (Until the gan first passed, the judge trained 5
-# epochs, 0.974: less sure of every digit, real ones too. The same gan generator read by both:
-# confident_share 0.7895 by the 5-epoch judge, 0.889 by the shipped mlp, 0.9809 accurate.)
+# The GANs' judge is the mlp exactly as the mlp pipeline trains it, trained in the GAN's own
+# pipeline (ReferenceTrainer) so that a GAN run needs no other run first (docs/gans.md); its
+# own accuracy on the eval images is gated too.
+_MLP = _mnist('mlp', 'MNIST multilayer perceptron 784->256->256->10', 0.98, epochs=15)
 _REFERENCE_ACCURACY = _quality('reference_accuracy', 0.97, max_regression=1.0)
 
 
@@ -69,9 +70,8 @@ def _gan(name: str, description: str, conditional: bool, epochs: int,
          gates: Tuple[Gate, ...]) -> ModelSpec:
   """A GAN on all of MNIST, judged by a reference mlp (gated itself at accuracy 0.97).
 
-  Fast mode keeps the real gates: 1,000 steps on 10,000 images make blurry strokes that the
-  judge reads as one digit (measured: 2,000 steps, every sample read as an 8), and a gate
-  lowered until those pass would gate nothing. So `--fast` runs the whole pipeline in a few
+  Fast mode keeps the real gates, since a gate lowered until a few thousand steps' blurry
+  strokes pass would gate nothing (docs/gans.md): `--fast` runs the whole pipeline in a few
   minutes and ends, correctly, unblessed with nothing pushed (exit 3); the judge there trains
   500 steps on the 10,000 images and must read 0.9 of the 1,000 eval images.
   """
@@ -80,9 +80,9 @@ def _gan(name: str, description: str, conditional: bool, epochs: int,
       source=TfdsSource(dataset='mnist:3.0.1', schema='schemas/mnist/schema.pbtxt'),
       task='generation', features=('image',) + (('label',) if conditional else ()),
       label='label', gates=gates + (_REFERENCE_ACCURACY,),
-      train_steps=epochs * MNIST_TRAIN_SIZE // 100, materialize=False,
+      train_steps=_epochs(epochs, MNIST_BATCH), batch_size=MNIST_BATCH, materialize=False,
       label_via_transform=False, evaluator='quality', generative=True,
-      reference_model='mlp', reference_steps=MLP_EPOCHS * MNIST_TRAIN_SIZE // 100,
+      reference_model=_MLP.name, reference_steps=_MLP.train_steps,
       fast=FastMode(train_split='train[:10000]', eval_split='test[:1000]', train_steps=1000,
                     reference_steps=500,
                     gates=gates + (_quality('reference_accuracy', 0.9, max_regression=1.0),)))
@@ -101,36 +101,35 @@ REGISTRY: Dict[str, ModelSpec] = {
             task='regression', features=('x',), label='y',
             gates=(Gate(metric='MeanSquaredError', key='mean_squared_error', bound=1e-3,
                         higher_is_better=False, max_regression=1e-3),),
-            train_steps=300),
+            train_steps=300, batch_size=3),  # the whole table, as in the seed
         ModelSpec(
             name='classifier',
             description='animal classifier: fur, wings -> other/mammal/bird, one softmax layer',
             source=_ANIMALS, task='classification', features=('fur', 'wings'),
-            label='species', gates=(_ALL_SIX_RIGHT,), train_steps=100),
+            label='species', gates=(_ALL_SIX_RIGHT,), train_steps=100,
+            batch_size=6),  # the whole table, as in the seed
         ModelSpec(
             name='dnn',
             description='deep network 2->10->20->3 on the animals CSV',
             source=_ANIMALS, task='classification', features=('fur', 'wings'),
-            label='species', gates=(_ALL_SIX_RIGHT,), train_steps=100),
-        _mnist('mlp', 'MNIST multilayer perceptron 784->256->256->10', 0.98, epochs=MLP_EPOCHS),
+            label='species', gates=(_ALL_SIX_RIGHT,), train_steps=100, batch_size=6),
+        _MLP,
         _mnist('mlp_dropout', 'MNIST MLP with dropout (keep 0.8)', 0.98, epochs=15),
         _mnist('mlp_bn', 'MNIST MLP with batch normalization', 0.98, epochs=15),
         _mnist('cnn', 'MNIST CNN conv32-pool-conv64-pool-dense256-dropout', 0.99, epochs=8),
-        _mnist('rnn', 'MNIST rows as 28 steps, RNN cell 128', 0.97, epochs=10, batch=128),
+        _mnist('rnn', 'MNIST rows as 28 steps, RNN cell 128', 0.97, epochs=10, batch_size=128),
         ModelSpec(
             name='autoencoder',
             description='MNIST autoencoder 784 -> 256 -> 784, sigmoid',
             source=TfdsSource(dataset='mnist:3.0.1', schema='schemas/mnist/schema.pbtxt'),
             task='reconstruction', features=('image',), label='label',
-            # Mean squared error per pixel (pixels in [0, 1]) on the 10,000 test images.
-            # Answering every image with the average digit scores 0.067; the seed's network
-            # after its 20 epochs 0.0054 (plain Keras, measured here), after 5 epochs 0.0128.
-            # 0.008 passes a fully trained model with room for run-to-run noise and refuses
-            # an undertrained one.
+            # Mean squared error per pixel (pixels in [0, 1]) on the 10,000 test images: a
+            # bound a fully trained model passes with room for noise and an undertrained one
+            # does not (docs/models.md).
             gates=(_mse(0.008, max_regression=0.0005),),
-            train_steps=20 * MNIST_TRAIN_SIZE // 100, materialize=False,
+            train_steps=_epochs(20, MNIST_BATCH), batch_size=MNIST_BATCH, materialize=False,
             label_via_transform=False, evaluator='quality',
-            # 200 steps left 0.050 (barely better than the average digit); 1,000 are cheap.
+            # 1,000 steps, where the 200 of the classifiers' fast mode learn next to nothing.
             fast=FastMode(train_split='train[:2000]', eval_split='test[:1000]', train_steps=1000,
                           gates=(_mse(0.03, max_regression=1.0),))),
         _gan('gan', 'MNIST GAN: noise -> a digit image, MLP generator and discriminator',
@@ -149,9 +148,10 @@ REGISTRY: Dict[str, ModelSpec] = {
             source=CsvSource(path='words.csv', schema='schemas/words/schema.pbtxt',
                              rules=(CharRule('word', '[a-z]', _LETTERS, 4, 4),)),
             task='classification', features=('word',), label='next',
-            # The seed's 30 steps were not always enough here: with another seed the
-            # in-memory test still completed 'col' as 'coll'. 100 steps take seconds.
-            gates=(_accuracy(1.0, max_regression=0.0),), train_steps=100, word_input=True),
+            # 100 steps, not the seed's 30, which did not always complete every word
+            # (docs/models.md); the nine words are one batch, as in the seed.
+            gates=(_accuracy(1.0, max_regression=0.0),), train_steps=100, batch_size=9,
+            word_input=True),
         ModelSpec(
             name='seq2seq',
             description='word translation English -> Korean, encoder/decoder RNN 128',
@@ -162,7 +162,8 @@ REGISTRY: Dict[str, ModelSpec] = {
             task='translation', features=('english',), label='korean',
             gates=(Gate(metric='exact_match', key='exact_match', bound=1.0,
                         higher_is_better=True),),
-            train_steps=100, evaluator='quality', word_input=True),
+            train_steps=100, batch_size=6,  # the six pairs are one batch, as in the seed
+            evaluator='quality', word_input=True),
     ]
 }
 

@@ -79,6 +79,8 @@ class ModelSpec:
   label: str  # raw label column
   gates: Tuple[Gate, ...]
   train_steps: int
+  # The Trainer's batch size: its one place (the module reads custom_config['batch_size']).
+  batch_size: int
   eval_steps: int = 1
   # Transform writes transformed examples for the Trainer (small tabular data), or only its
   # graph, which the Trainer then applies in its input pipeline (images: decoding 60,000 PNGs

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import types
+from typing import Optional
 
 import apache_beam as beam
 import keras
@@ -29,8 +30,9 @@ from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
 
 from components.infra_validator.session_loader import ServingLoadError, ServingSession
 from components.tfds_example_gen import executor
-from models.common import export, images
-from models.common.features import RAW_SIGNATURE, TRANSFORM_SIGNATURE, transformed_name
+from models.common import contract, drawing, export, images, judging, tabular
+from models.common.features import (NOISE_SIZE, RAW_SIGNATURE, TRANSFORM_SIGNATURE,
+                                    transformed_name)
 from pipelines import factory, registry
 from serving_helpers import (assert_same_answers, both, every_signature, serialized_examples,
                              through_python)
@@ -48,7 +50,7 @@ def read_rows(spec: registry.ModelSpec):
   return schema, [{k: [cast[types[k]](v)] for k, v in row.items()} for row in rows]
 
 
-def module_of(spec: registry.ModelSpec):
+def module_of(spec: registry.ModelSpec) -> contract.ModelModule:
   return importlib.import_module(f'models.{spec.name}.{spec.name}_module')
 
 
@@ -83,14 +85,11 @@ def transform_output(name: str) -> str:
   return out_dir
 
 
-def build(spec: registry.ModelSpec, tf_transform_output: tft.TFTransformOutput):
-  inputs = {transformed_name(f): keras.Input(shape=(1,), name=transformed_name(f))
-            for f in spec.features}
-  values = list(inputs.values())
-  stacked = values[0] if len(values) == 1 else keras.layers.Concatenate()(values)
-  n_classes = (tf_transform_output.vocabulary_size_by_name(spec.label)
-               if spec.task == 'classification' else None)
-  return module_of(spec).build_model(inputs, stacked, n_classes)
+def build(spec: registry.ModelSpec, tf_transform_output: tft.TFTransformOutput,
+          train_steps: Optional[int] = None) -> keras.Model:
+  """Any model, as its run_fn builds it: through the contract (models/common/contract.py)."""
+  return module_of(spec).build_model(tf_transform_output, factory.module_config(spec),
+                                     train_steps)
 
 
 def batch(spec, tf_transform_output):
@@ -119,6 +118,7 @@ def test_build_train_step_and_export(name, tmp_path):
   keras.utils.set_random_seed(0)
   model = build(spec, tf_transform_output)
   x, y = batch(spec, tf_transform_output)
+  assert len(y) == spec.batch_size  # the whole table is one batch, as in the seed
   before = [w.copy() for w in model.get_weights()]
   loss = model.train_on_batch(x, y, return_dict=True)['loss']
   assert np.isfinite(loss)
@@ -256,6 +256,44 @@ def mnist_data(tfds_data_dir, monkeypatch):
   monkeypatch.setenv('TFDS_DATA_DIR', tfds_data_dir)
 
 
+def test_tabular_model_inputs_are_one_named_input_per_feature_concatenated():
+  """tabular.model_inputs: one [N, 1] input per feature under Transform's name, stacked in the
+  order given (a single feature is its own input)."""
+  inputs, stacked = tabular.model_inputs(['fur', 'wings'])
+  assert list(inputs) == ['fur_xf', 'wings_xf']
+  assert [tuple(i.shape) for i in inputs.values()] == [(None, 1), (None, 1)]
+  assert tuple(stacked.shape) == (None, 2)
+  columns = keras.Model(inputs, stacked)({'fur_xf': np.array([[1.0]]),
+                                          'wings_xf': np.array([[0.0]])})
+  np.testing.assert_array_equal(columns, [[1.0, 0.0]])
+  single, alone = tabular.model_inputs(['x'])
+  assert list(single) == ['x_xf'] and alone is single['x_xf']
+
+
+@pytest.mark.parametrize('name', sorted(registry.REGISTRY))
+def test_every_module_builds_through_the_one_contract(name, mnist_data):
+  """build_model(tf_transform_output, config, train_steps) in every module: a compiled Keras
+  model; the MNIST classifiers decay their rate over exactly the run's steps,
+  the others keep a constant one; no module holds a batch size of its own (the spec's is)."""
+  spec = registry.get_spec(name)
+  module = module_of(spec)
+  tf_transform_output = tft.TFTransformOutput(transform_output(name))
+  model = build(spec, tf_transform_output, train_steps=spec.train_steps)
+  assert isinstance(model, keras.Model) and model.compiled
+  # The GANs' own two optimizers (compile() gives Keras' unused default a place too).
+  optimizers = ([model.d_optimizer, model.g_optimizer] if spec.generative
+                else [model.optimizer])
+  rates = [o.get_config()['learning_rate'] for o in optimizers]
+  for rate in rates:
+    if name in MNIST_MODELS:  # the classifiers
+      assert rate['class_name'] == 'CosineDecay', rate
+      assert rate['config']['decay_steps'] == spec.train_steps
+    else:
+      assert isinstance(rate, float), rate
+  assert not hasattr(module, 'BATCH_SIZE')
+  assert factory.module_config(spec)['batch_size'] == spec.batch_size
+
+
 @pytest.mark.parametrize('name', MNIST_MODELS)
 def test_mnist_model_build_train_step_and_export(name, tmp_path, mnist_data):
   """Every MNIST model, the recurrent one included, trains a step and exports a SavedModel
@@ -272,7 +310,7 @@ def test_mnist_model_build_train_step_and_export(name, tmp_path, mnist_data):
   assert x.shape == (len(rows), 28, 28, 1) and float(tf.reduce_max(x)) <= 1.0
 
   keras.utils.set_random_seed(0)
-  model = module_of(spec).build_model(images.image_input())
+  model = build(spec, tf_transform_output)
   before = [w.copy() for w in model.get_weights()]
   assert np.isfinite(model.train_on_batch(x, y, return_dict=True)['loss'])
   assert any(not np.allclose(a, b) for a, b in zip(before, model.get_weights()))
@@ -342,11 +380,9 @@ def test_word_model_learns_the_seeds_words_and_exports(name, tmp_path):
   rows, x, y = word_batch(spec, tf_transform_output)
   keras.utils.set_random_seed(module.SEED)
   from models.common import text  # pylint: disable=g-import-not-at-top
-  size = text.vocabulary_size(tf_transform_output)
-  letters = tf_transform_output.vocabulary_by_name(text.CHAR_VOCAB)
-  model = (module.build_model(size, len(letters)) if name == 'autocomplete'
-           else module.build_model(size))
-  model.fit(x, y, batch_size=len(rows), epochs=spec.train_steps, verbose=0)
+  model = build(spec, tf_transform_output)
+  assert spec.batch_size == len(rows)  # the seed's words are one batch, in the pipeline too
+  model.fit(x, y, batch_size=spec.batch_size, epochs=spec.train_steps, verbose=0)
 
   export_dir = str(tmp_path / 'export')
   if name == 'autocomplete':
@@ -409,7 +445,7 @@ def test_autoencoder_trains_exports_and_evaluates(tmp_path, mnist_data):
          'label': tf.constant([r['label'] for r in rows], tf.int64)}
   x = tf_transform_output.transform_raw_features(raw)[transformed_name('image')]
   keras.utils.set_random_seed(0)
-  model = module.build_model(images.image_input())
+  model = build(spec, tf_transform_output)
   history = model.fit(x, x, batch_size=len(rows), epochs=30, verbose=0).history['loss']
   assert history[-1] < 0.5 * history[0], history
 
@@ -486,7 +522,6 @@ def test_gan_trains_exports_and_is_judged(name, tmp_path, mnist_data):
   Serving's loader as through tf.saved_model.load, draw what the in-memory averaged generator
   draws (one seed, one picture; a digit outside 0-9 is refused); evaluate_fn's metrics are
   what the judge says about the samples; the seed's sample grid is written."""
-  from models.common import generative  # pylint: disable=g-import-not-at-top
   spec = registry.get_spec(name)
   conditional = name == 'cgan'
   module = module_of(spec)
@@ -500,8 +535,12 @@ def test_gan_trains_exports_and_is_judged(name, tmp_path, mnist_data):
        transformed[transformed_name('label')])).repeat()
 
   keras.utils.set_random_seed(0)
-  gan = module.build_model()
-  assert gan.conditional == conditional
+  gan = build(spec, tf_transform_output)
+  # Conditional: what the generator draws depends on the digit asked for.
+  probe = judging.evaluation_noise(4)
+  zeros, ones = (np.full(len(probe), d, np.int32) for d in (0, 1))
+  draws_the_digit = not np.allclose(gan.generator([probe, zeros]), gan.generator([probe, ones]))
+  assert draws_the_digit == conditional
   before = {'generator': gan.generator.get_weights(), 'averaged': gan.averaged.get_weights(),
             'discriminator': gan.discriminator.get_weights()}
   history = gan.fit(data, epochs=1, steps_per_epoch=5, verbose=0).history
@@ -515,10 +554,10 @@ def test_gan_trains_exports_and_is_judged(name, tmp_path, mnist_data):
   assert max(drift) > 0
 
   export_dir = str(tmp_path / 'export')
-  generative.export_model(gan.averaged, conditional, export_dir)
+  drawing.export_generator(gan.averaged, export_dir, takes_digit=conditional)
   loaded = tf.saved_model.load(export_dir)
   assert set(loaded.signatures) == {'serving_default', 'from_seed'}
-  noise = generative.evaluation_noise(6)
+  noise = judging.evaluation_noise(6)
   digits = np.array([0, 1, 2, 7, 8, 9])
   seeds, seeded_digits = np.array([5, 5, 6], np.int64), np.array([7, 7, 3], np.int64)
   conditions = {'digit': digits} if conditional else {}
@@ -531,12 +570,13 @@ def test_gan_trains_exports_and_is_judged(name, tmp_path, mnist_data):
   for answer in answers.values():
     assert answer['images'].ndim == 3 and answer['images'].shape[1:] == (28, 28)
     assert answer['images'].min() >= 0.0 and answer['images'].max() <= 255.0
-  drawn = generative.generate(session, conditional, digits, noise)
+  assert drawing.takes_digit(session) == conditional
+  drawn = drawing.generate(session, digits, noise)
   assert drawn.shape == (6, 28, 28)
   np.testing.assert_allclose(drawn, gan.averaged([noise, digits])[..., 0].numpy(), atol=1e-5)
   np.testing.assert_allclose(answers['serving_default']['images'], drawn * 255.0, atol=1e-3)
   by_seed = answers['from_seed']['images']
-  seed_noise = np.stack([tf.random.stateless_normal([generative.NOISE], [s, 0]).numpy()
+  seed_noise = np.stack([tf.random.stateless_normal([NOISE_SIZE], [s, 0]).numpy()
                          for s in seeds])  # what from_seed draws in-graph
   np.testing.assert_allclose(
       by_seed, gan.averaged([seed_noise, seeded_digits])[..., 0].numpy() * 255.0, atol=1e-3)
@@ -554,9 +594,8 @@ def test_gan_trains_exports_and_is_judged(name, tmp_path, mnist_data):
   judge = _LinearJudge()
   examples = list(serialized_examples(rows))
   metrics = module.evaluate_fn(session, examples, {}, reference=judge)['metrics']
-  every = np.repeat(np.arange(10), generative.SAMPLES_PER_DIGIT)
-  samples = generative.generate(session, conditional, every,
-                                generative.evaluation_noise(len(every)))
+  every = np.repeat(np.arange(10), judging.SAMPLES_PER_DIGIT)
+  samples = drawing.generate(session, every, judging.evaluation_noise(len(every)))
   probabilities = judge.probabilities((samples * 255.0).astype(np.float32))
   read_as = probabilities.argmax(axis=1)
   pixels = (transformed[transformed_name('image')].numpy()[..., 0] * 255.0).astype(np.float32)
@@ -578,7 +617,7 @@ def test_gan_trains_exports_and_is_judged(name, tmp_path, mnist_data):
 
   fn_args = types.SimpleNamespace(serving_model_dir=export_dir,
                                   model_run_dir=str(tmp_path / 'run'))
-  path = generative.write_samples_picture(fn_args, conditional, title=name)
+  path = drawing.write_samples_picture(fn_args, title=name)
   assert path == str(tmp_path / 'run' / 'pictures' / 'samples.png')
   picture = tf.io.decode_png(tf.io.read_file(path))
   assert picture.shape[0] >= 500  # ten rows
@@ -588,22 +627,23 @@ def test_gan_latent_code_is_read_off_the_noise():
   """The gan's categorical code: one-hot of the largest of the first ten noise values, so
   standard normal noise gives each code ~10% of the samples; the generator takes it beside
   the noise, and the discriminator's second head reads one code per image of a pack."""
-  from models.common import generative  # pylint: disable=g-import-not-at-top
-  noise = generative.evaluation_noise(10_000)
-  codes = generative.latent_code(tf.constant(noise)).numpy()
+  from models.gan import networks  # pylint: disable=g-import-not-at-top
+  noise = judging.evaluation_noise(10_000)
+  codes = networks.latent_code(tf.constant(noise)).numpy()
   np.testing.assert_array_equal(codes, noise[:, :10].argmax(axis=1))
-  np.testing.assert_array_equal(generative.LatentCode(10)(tf.constant(noise[:5])).numpy(),
+  np.testing.assert_array_equal(networks.LatentCode(10)(tf.constant(noise[:5])).numpy(),
                                 np.eye(10)[codes[:5]])
   shares = np.bincount(codes, minlength=10) / len(codes)
   assert shares.min() > 0.09 and shares.max() < 0.11, shares
 
-  generator = generative.build_generator(conditional=False)
+  generator = networks.build_generator('generator')
   first_dense = next(l for l in generator.layers if isinstance(l, keras.layers.Dense))
-  assert first_dense.kernel.shape == (generative.NOISE + 10, 256)  # noise and its code
+  assert first_dense.kernel.shape == (NOISE_SIZE + 10, 256)  # noise and its code
 
-  discriminator = generative.build_discriminator(conditional=False)
-  logits, code_logits = discriminator(tf.zeros([3 * generative.PACK, 28, 28, 1]))
-  assert logits.shape == (3,) and code_logits.shape == (3 * generative.PACK, 10)
+  discriminator = networks.build_discriminator()
+  count = 3 * networks.PACK
+  logits, code_logits = discriminator([tf.zeros([count, 28, 28, 1]), tf.zeros([count], tf.int32)])
+  assert logits.shape == (3,) and code_logits.shape == (count, 10)
 
 
 def test_image_input_pipeline_gives_every_example_each_epoch_reshuffled(tmp_path, mnist_data):

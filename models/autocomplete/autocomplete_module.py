@@ -2,20 +2,21 @@
 
 Two stacked LSTMs of 128 units (dropout 0.5 on the first one's outputs, as the seed's
 DropoutWrapper), letters one-hot, softmax over the letters Transform found in the data; Adam
-0.01 on the nine words as one batch. The gate is TFMA's accuracy on the nine words (= 1: all
-nine completed); the served model returns the letter (`classes`, with `probabilities`) and the
-completed word (`completion`).
+0.01 on the nine words as one batch (the registry's batch size). The gate is TFMA's accuracy
+on the nine words (= 1: all nine completed); the served model returns the letter (`classes`,
+with `probabilities`) and the completed word (`completion`).
 
 No `dropout=` argument on the LSTMs (TFX's IMDB example notes it broke tf.saved_model.save);
 dropout is its own layer, and tests/test_models.py exports this model.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping
+from typing import Any, Dict, Mapping, Optional
 
 import keras
 import tensorflow as tf
 import tensorflow_transform as tft
+from tfx.components.trainer.fn_args_utils import FnArgs
 
 from models.common import export, text, training
 from models.common.features import transformed_name
@@ -25,7 +26,6 @@ PREFIX = 3  # letters given
 HIDDEN = 128
 DROPOUT = 0.5
 LEARNING_RATE = 0.01
-BATCH_SIZE = 9  # the nine words, as in the seed
 SEED = 42
 
 
@@ -42,9 +42,15 @@ def preprocessing_fn(inputs: Mapping[str, tf.Tensor],
   }
 
 
-def build_model(input_size: int, letters: int) -> keras.Model:
+# Called by run_fn and the tests (the contract: models/common/contract.py).
+def build_model(tf_transform_output: tft.TFTransformOutput, config: Mapping[str, Any],
+                train_steps: Optional[int] = None) -> keras.Model:
+  """Letter ids as Transform lays them out (models/common/text.py) -> a softmax over the
+  letters of Transform's vocabulary."""
+  del config, train_steps  # the input is the word; a constant rate
+  letters = tf_transform_output.vocabulary_size_by_name(text.CHAR_VOCAB)
   prefix = keras.Input((PREFIX,), dtype='int64', name=transformed_name(WORD))
-  x = text.OneHot(input_size, name='one_hot')(prefix)
+  x = text.OneHot(text.vocabulary_size(tf_transform_output), name='one_hot')(prefix)
   x = keras.layers.LSTM(HIDDEN, return_sequences=True, name='lstm_1')(x)
   x = keras.layers.Dropout(DROPOUT, name='dropout')(x)
   x = keras.layers.LSTM(HIDDEN, name='lstm_2')(x)
@@ -75,14 +81,14 @@ def export_model(model: keras.Model, tf_transform_output: tft.TFTransformOutput,
 
 
 # Called by Trainer.
-def run_fn(fn_args):
+def run_fn(fn_args: FnArgs) -> None:
   training.seed_everything(SEED)
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
-  letters = tf_transform_output.vocabulary_by_name(text.CHAR_VOCAB)
-  model = build_model(text.vocabulary_size(tf_transform_output), len(letters))
+  model = build_model(tf_transform_output, fn_args.custom_config, fn_args.train_steps)
+  batch_size = fn_args.custom_config['batch_size']
 
   def dataset(files, shuffle):  # letters 1-3 -> letter 4
-    return training.dataset(fn_args, files, tf_transform_output, NEXT, BATCH_SIZE, SEED,
+    return training.dataset(fn_args, files, tf_transform_output, NEXT, batch_size, SEED,
                             shuffle=shuffle)
 
   training.fit(model, fn_args, dataset(fn_args.train_files, True),

@@ -6,7 +6,7 @@ graph in its input pipeline, and the served model embeds the same graph.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Mapping
+from typing import Any, Dict, Mapping
 
 import keras
 import tensorflow as tf
@@ -16,11 +16,13 @@ from tfx_bsl.public import tfxio
 
 from components.infra_validator.session_loader import ServingSession
 from models.common import export, pictures, training
+from models.common.contract import BuildModel
 from models.common.features import transformed_name
 
 IMAGE, LABEL = 'image', 'label'
 SIDE = 28
 NUM_CLASSES = 10
+CLASS_NAMES = [str(d) for d in range(NUM_CLASSES)]  # what a served classifier names digits
 DECODE_BATCH = 1000  # examples parsed and decoded at once by the Trainer's input pipeline
 SHUFFLE_BUFFER = 10_000
 
@@ -66,11 +68,9 @@ def dataset(fn_args: FnArgs, files, tf_transform_output: tft.TFTransformOutput,
   """Raw examples -> Transform's graph -> (image batch, label batch), repeated forever.
 
   The examples are parsed and decoded once, in the first epoch, and kept in memory (MNIST's
-  60,000 training images are 190 MB as float32): the TFRecords hold PNG bytes, and decoding
-  them again every epoch took CPU from training (measured on 2 cores, mlp: 8-9 ms a step,
-  4-6 ms with this cache, plain Keras 3.7 ms with the images in memory). Each epoch is then
-  shuffled from memory (a SHUFFLE_BUFFER window, seeded, reshuffled every epoch), as plain
-  Keras does.
+  60,000 training images are 190 MB as float32): decoding the PNGs again every epoch took the
+  CPU from training (docs/benchmarks.md). Each epoch is then shuffled from memory (a
+  SHUFFLE_BUFFER window, seeded, reshuffled every epoch), as plain Keras does.
   """
   raw = fn_args.data_accessor.tf_dataset_factory(
       files,
@@ -93,19 +93,18 @@ def image_input() -> keras.KerasTensor:
   return keras.Input(shape=(SIDE, SIDE, 1), name=transformed_name(IMAGE))
 
 
-def train_and_export(fn_args: FnArgs,
-                     build_model: Callable[..., keras.Model],
-                     batch_size: int, seed: int) -> keras.Model:
-  """Builds (build_model(image, decay_steps=<the run's steps>)), trains for
-  fn_args.train_steps, and exports to fn_args.serving_model_dir."""
+def train_and_export(fn_args: FnArgs, build_model: BuildModel, seed: int) -> keras.Model:
+  """Builds, trains for fn_args.train_steps in batches of the spec's batch size, exports to
+  fn_args.serving_model_dir and draws the seed's picture with the export."""
   training.seed_everything(seed)
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
-  model = build_model(image_input(), decay_steps=fn_args.train_steps)
+  config = fn_args.custom_config
+  model = build_model(tf_transform_output, config, fn_args.train_steps)
+  batch_size = config['batch_size']
   train = dataset(fn_args, fn_args.train_files, tf_transform_output, batch_size, seed, True)
   evaluation = dataset(fn_args, fn_args.eval_files, tf_transform_output, batch_size, seed, False)
   training.fit(model, fn_args, train, evaluation)
-  config = dict(fn_args.custom_config, class_names=[str(d) for d in range(NUM_CLASSES)])
-  export.save_serving_model(model, tf_transform_output, config,
+  export.save_serving_model(model, tf_transform_output, dict(config, class_names=CLASS_NAMES),
                             fn_args.serving_model_dir, raw_inputs=raw_image_inputs())
   write_prediction_picture(fn_args, title=model.name)
   return model

@@ -1,11 +1,11 @@
 """Transform and Trainer plumbing for the small CSV models (linear, classifier, dnn).
 
-The registry's spec reaches these functions through custom_config (features, label, task), so
-feature names live in one place; each model folder only builds its Keras network.
+The registry's spec reaches these functions through custom_config (features, label, task,
+batch size), so feature names live in one place; each model folder only builds its network.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 import keras
 import tensorflow as tf
@@ -13,11 +13,8 @@ import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 
 from models.common import export, training
+from models.common.contract import BuildModel
 from models.common.features import transformed_name
-
-# (inputs by name, the inputs concatenated, number of classes or None) -> compiled model
-ModelBuilder = Callable[[Dict[str, keras.KerasTensor], keras.KerasTensor, Optional[int]],
-                        keras.Model]
 
 
 def preprocessing_fn(inputs: Mapping[str, tf.Tensor],
@@ -35,22 +32,32 @@ def preprocessing_fn(inputs: Mapping[str, tf.Tensor],
   return outputs
 
 
-def train_and_export(fn_args: FnArgs, build_model: ModelBuilder,
-                     batch_size: int, seed: int) -> keras.Model:
+def model_inputs(features: Sequence[str]
+                 ) -> Tuple[Dict[str, keras.KerasTensor], keras.KerasTensor]:
+  """One keras.Input [N, 1] per feature, named as Transform names it, and those inputs
+  concatenated in the order given (a single feature: its input itself)."""
+  inputs = {transformed_name(f): keras.Input(shape=(1,), name=transformed_name(f))
+            for f in features}
+  values = list(inputs.values())
+  stacked = values[0] if len(values) == 1 else keras.layers.Concatenate()(values)
+  return inputs, stacked
+
+
+def class_count(tf_transform_output: tft.TFTransformOutput,
+                config: Mapping[str, Any]) -> Optional[int]:
+  """How many classes the label vocabulary Transform learned has; None for a regression."""
+  if config['task'] != 'classification':
+    return None
+  return tf_transform_output.vocabulary_size_by_name(config['label'])
+
+
+def train_and_export(fn_args: FnArgs, build_model: BuildModel, seed: int) -> keras.Model:
   """Builds, trains for fn_args.train_steps, and exports to fn_args.serving_model_dir."""
   config = fn_args.custom_config
   training.seed_everything(seed)
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
-  label = config['label']
-  n_classes = (tf_transform_output.vocabulary_size_by_name(label)
-               if config['task'] == 'classification' else None)
-
-  inputs = {transformed_name(f): keras.Input(shape=(1,), name=transformed_name(f))
-            for f in config['features']}
-  values = list(inputs.values())
-  stacked = values[0] if len(values) == 1 else keras.layers.Concatenate()(values)
-  model = build_model(inputs, stacked, n_classes)
-
+  model = build_model(tf_transform_output, config, fn_args.train_steps)
+  label, batch_size = config['label'], config['batch_size']
   train = training.dataset(fn_args, fn_args.train_files, tf_transform_output, label,
                            batch_size, seed)
   evaluation = training.dataset(fn_args, fn_args.eval_files, tf_transform_output, label,

@@ -1,20 +1,25 @@
 """Deep network on the animals CSV: [fur, wings] -> 10 -> 20 -> 3, ReLU, Adam 0.01 (the seed's).
 
-The seed's final version dropped the biases. With no bias a ReLU network maps [0, 0] to all-zero
-logits, and "other" wins only by argmax's tie-break on index 0; biases keep that row an honest
-prediction, so they stay.
+The biases the seed's last version dropped stay: without them the row [0, 0] gets all-zero
+logits and is "other" only by argmax's tie-break (docs/models.md).
 """
+from __future__ import annotations
+
+from typing import Any, Dict, Mapping, Optional
+
 import keras
+import tensorflow_transform as tft
 
 from models.common import tabular
 
 HIDDEN_UNITS = (10, 20)
 LEARNING_RATE = 0.01
-BATCH_SIZE = 6  # the whole table, as in the seed
 SEED = 42
 
 
-def build_model(inputs, stacked, n_classes):
+def network(inputs: Dict[str, keras.KerasTensor], stacked: keras.KerasTensor,
+            n_classes: Optional[int]) -> keras.Model:
+  """The seed's 10 -> 20 -> n_classes on tabular.model_inputs(features)."""
   init = keras.initializers.RandomUniform(-1.0, 1.0)  # the seed's tf.random_uniform(-1, 1)
   x = stacked
   for i, units in enumerate(HIDDEN_UNITS, start=1):
@@ -27,10 +32,18 @@ def build_model(inputs, stacked, n_classes):
   return model
 
 
+# Called by run_fn and the tests (the contract: models/common/contract.py).
+def build_model(tf_transform_output: tft.TFTransformOutput, config: Mapping[str, Any],
+                train_steps: Optional[int] = None) -> keras.Model:
+  del train_steps  # a constant rate
+  return network(*tabular.model_inputs(config['features']),
+                 tabular.class_count(tf_transform_output, config))
+
+
 # Called by Transform.
 preprocessing_fn = tabular.preprocessing_fn
 
 
 # Called by Trainer.
-def run_fn(fn_args):
-  tabular.train_and_export(fn_args, build_model, batch_size=BATCH_SIZE, seed=SEED)
+def run_fn(fn_args) -> None:
+  tabular.train_and_export(fn_args, build_model, seed=SEED)

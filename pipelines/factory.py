@@ -14,8 +14,6 @@ The runner decides where it runs (LocalDagRunner here; Beam args pass straight t
 from __future__ import annotations
 
 import dataclasses
-import glob
-import hashlib
 import os
 from typing import Dict, List, Optional, Sequence
 
@@ -39,62 +37,41 @@ from components.quality_evaluator import QualityEvaluator, QualityGate
 from components.strict_example_validator import StrictExampleValidator
 from models.common.features import TRANSFORM_SIGNATURE, transformed_name
 from pipelines import baseline, registry
-from pipelines.paths import MODELS_DIR, PROJECT_ROOT, Paths
-
-SHARED_CODE_DIR = os.path.join(MODELS_DIR, 'common')
-# TF Serving's loader, which the Trainers' pictures and the evaluate_fns call the export through.
-LOADER_FILES = tuple(os.path.join(PROJECT_ROOT, 'components', 'infra_validator', name)
-                     for name in ('session_loader.py', 'capi.py'))
+from pipelines.cache_keys import module_fingerprint, schema_snapshot, shared_code_fingerprint
+from pipelines.mlmd import metadata
+from pipelines.paths import PROJECT_ROOT, Paths
 
 
-def _python_files_hash(paths: Sequence[str]) -> str:
-  """Hash of every .py file (name and content) in `paths`: folders, or single files."""
-  h = hashlib.sha256()
-  for path in paths:
-    files = sorted(glob.glob(os.path.join(path, '*.py'))) if os.path.isdir(path) else [path]
-    for name in files:
-      h.update(os.path.basename(name).encode())
-      with open(name, 'rb') as f:
-        h.update(hashlib.sha256(f.read()).digest())
-  return h.hexdigest()[:16]
+@dataclasses.dataclass(frozen=True)
+class Placement:
+  """Where the components find this project's files: this checkout (root None), or a container
+  image holding the project at `root` (Kubeflow Pipelines v2 / Vertex AI: pipelines/kubeflow.py),
+  where the module files are used in place (TFX's UNSUPPORTED_DO_NOT_PACKAGE_USER_MODULES=1)
+  and the curated schema is the file in the image, not this machine's content-named copy."""
+  root: Optional[str] = None
 
+  def file(self, path: str) -> str:
+    """`path` as the components see it (paths outside the checkout are the user's own)."""
+    if self.root is None or not (path + os.sep).startswith(PROJECT_ROOT + os.sep):
+      return path
+    relative = os.path.relpath(path, PROJECT_ROOT)
+    return '/'.join([self.root.rstrip('/')] + ([] if relative == '.' else relative.split(os.sep)))
 
-def shared_code_fingerprint() -> str:
-  """Hash of the code every model module uses beyond its own folder (models/common and the
-  serving loader).
+  def schema(self, spec: registry.ModelSpec, paths: Paths) -> str:
+    return self.file(spec.source.schema_path) if self.root else schema_snapshot(spec, paths)
 
-  TFX hashes the module file's own folder into its cache key, not the helpers it imports; this
-  fingerprint goes into Transform's and Trainer's custom_config so a change there re-runs them.
-  """
-  return _python_files_hash([SHARED_CODE_DIR, *LOADER_FILES])
-
-
-def module_fingerprint(spec: registry.ModelSpec) -> str:
-  """Hash of the model's folder and the shared code: the QualityEvaluator's cache key (it
-  calls the module's evaluate_fn, and TFX would key it on the module file's path only)."""
-  return _python_files_hash([SHARED_CODE_DIR, *LOADER_FILES, spec.module_dir])
-
-
-def schema_snapshot(spec: registry.ModelSpec, paths: Paths) -> str:
-  """A copy of the curated schema at a path named by its content.
-
-  ImportSchemaGen's cache key is the schema file's *path*: an edited schema at the same path
-  would be served from cache and the run validated against the old contract. A path that
-  changes with the content makes an edit re-import (and re-validate) the schema.
-  """
-  with open(spec.source.schema_path, 'rb') as f:
-    content = f.read()
-  directory = os.path.join(paths.schema_snapshot_dir(spec.name),
-                           hashlib.sha256(content).hexdigest()[:16])
-  path = os.path.join(directory, 'schema.pbtxt')
-  if not os.path.exists(path):
-    os.makedirs(directory, exist_ok=True)
-    partial = f'{path}.{os.getpid()}.partial'
-    with open(partial, 'wb') as f:
-      f.write(content)
-    os.replace(partial, path)
-  return path
-
+  def baseline_resolver(self, candidate) -> Resolver:
+    """The latest blessed model other than the candidate (pipelines/baseline.py). Kubeflow's
+    compiler turns only TFX's LatestBlessedModelStrategy (and LatestArtifactStrategy) into
+    resolver tasks (tfx/orchestration/kubeflow/v2/step_builder.py), so the image's pipeline
+    uses that one: same id and output keys."""
+    blessed = dict(model=Channel(type=standard_artifacts.Model),
+                   model_blessing=Channel(type=standard_artifacts.ModelBlessing))
+    if self.root:
+      return Resolver(strategy_class=LatestBlessedModelStrategy,
+                      **blessed).with_id('baseline_resolver')
+    return Resolver(strategy_class=baseline.LatestBlessedOtherModelStrategy,
+                    candidate=candidate, **blessed).with_id('baseline_resolver')
 
 def module_config(spec: registry.ModelSpec) -> Dict[str, object]:
   """custom_config handed to preprocessing_fn, run_fn and evaluate_fn: the spec's feature
@@ -141,7 +118,7 @@ def eval_config(spec: registry.ModelSpec) -> tfma.EvalConfig:
 
 
 def _example_gen(spec: registry.ModelSpec, data_path: Optional[str], paths: Paths,
-                 tfds_manual_dir: Optional[str]):
+                 tfds_manual_dir: Optional[str], placement: Placement):
   if isinstance(spec.source, registry.TfdsSource):
     from components.tfds_example_gen import TfdsExampleGen  # pylint: disable=g-import-not-at-top
     return TfdsExampleGen(
@@ -150,6 +127,7 @@ def _example_gen(spec: registry.ModelSpec, data_path: Optional[str], paths: Path
         data_dir=paths.tfds_data_dir(), manual_dir=tfds_manual_dir)
   data_path = os.path.abspath(spec.source.resolve(data_path))
   csv_dir, csv_name = os.path.split(data_path)
+  csv_dir = placement.file(csv_dir)
   if spec.source.same_rows_for_eval:
     splits = [example_gen_pb2.Input.Split(name='train', pattern=csv_name),
               example_gen_pb2.Input.Split(name='eval', pattern=csv_name)]
@@ -175,33 +153,38 @@ def create_pipeline(spec: registry.ModelSpec,
   (tests use an impossible one to check that an unblessed model is never pushed);
   tfds_manual_dir lets TFDS prepare a dataset from its original files without downloading.
   container_root: the same pipeline for a container image holding this project there
-  (Kubeflow / Vertex, pipelines/kubeflow.py; see _in_container); None: this machine.
+  (Kubeflow / Vertex, pipelines/kubeflow.py: see Placement); None: this machine.
   """
+  placement = Placement(container_root)
+  if container_root is not None:
+    from tfx.components.util import udf_utils  # pylint: disable=g-import-not-at-top
+    if udf_utils.should_package_user_modules():
+      raise ValueError('container_root needs UNSUPPORTED_DO_NOT_PACKAGE_USER_MODULES=1 set '
+                       'before create_pipeline: the module files are in the image')
   if gates is not None:
     spec = dataclasses.replace(spec, gates=tuple(gates))
   config = module_config(spec)
 
-  example_gen = _example_gen(spec, data_path, paths, tfds_manual_dir)
+  example_gen = _example_gen(spec, data_path, paths, tfds_manual_dir, placement)
   statistics_gen = StatisticsGen(examples=example_gen.outputs['examples'])
-  schema_gen = ImportSchemaGen(schema_file=schema_snapshot(spec, paths))
+  schema_gen = ImportSchemaGen(schema_file=placement.schema(spec, paths))
   example_validator = StrictExampleValidator(
       statistics=statistics_gen.outputs['statistics'],
       schema=schema_gen.outputs['schema']).with_id('ExampleValidator')
   transform = Transform(
       examples=example_gen.outputs['examples'],
       schema=schema_gen.outputs['schema'],
-      module_file=spec.module_file,
+      module_file=placement.file(spec.module_file),
       materialize=spec.materialize,
-      # Transform's own pre- and post-transform statistics are two more StatisticsGen passes
-      # over the data, read by nothing here (the examples were described and validated
-      # above). Measured on MNIST: Transform 29 s with them, 4.4 s without.
+      # Transform's own pre- and post-transform statistics are two more statistics passes
+      # read by nothing here (docs/benchmarks.md: most of Transform's time on MNIST).
       disable_statistics=True,
       custom_config=config)
   # Nothing reads the anomalies artifact, so without this edge Transform and even Trainer
   # could run before (or beside) the validator; data must pass it before anything is fit.
   transform.add_upstream_node(example_validator)
   trainer = Trainer(
-      module_file=spec.module_file,
+      module_file=placement.file(spec.module_file),
       examples=(transform.outputs['transformed_examples'] if spec.materialize
                 else example_gen.outputs['examples']),
       transform_graph=transform.outputs['transform_graph'],
@@ -216,26 +199,21 @@ def create_pipeline(spec: registry.ModelSpec,
     # same; images.preprocessing_fn), cached like any Trainer and part of the run's lineage.
     reference = registry.get_spec(spec.reference_model)
     reference_trainer = Trainer(
-        module_file=reference.module_file,
+        module_file=placement.file(reference.module_file),
         examples=example_gen.outputs['examples'],
         transform_graph=transform.outputs['transform_graph'],
         schema=schema_gen.outputs['schema'],
         train_args=trainer_pb2.TrainArgs(num_steps=spec.reference_steps),
         eval_args=trainer_pb2.EvalArgs(num_steps=reference.eval_steps),
         custom_config=module_config(reference)).with_id('ReferenceTrainer')
-  baseline_resolver = Resolver(
-      strategy_class=baseline.LatestBlessedOtherModelStrategy,
-      candidate=trainer.outputs['model'],
-      model=Channel(type=standard_artifacts.Model),
-      model_blessing=Channel(type=standard_artifacts.ModelBlessing),
-  ).with_id('baseline_resolver')
+  baseline_resolver = placement.baseline_resolver(trainer.outputs['model'])
   if spec.evaluator == 'quality':
     evaluator = QualityEvaluator(
         examples=example_gen.outputs['examples'],
         model=trainer.outputs['model'],
         baseline_model=baseline_resolver.outputs['model'],
         reference_model=reference_trainer.outputs['model'] if reference_trainer else None,
-        module_file=spec.module_file,
+        module_file=placement.file(spec.module_file),
         module_fingerprint=module_fingerprint(spec),
         gates=[QualityGate(metric=g.key, bound=g.bound, higher_is_better=g.higher_is_better,
                            max_regression=g.max_regression) for g in spec.gates],
@@ -263,61 +241,12 @@ def create_pipeline(spec: registry.ModelSpec,
   components: List = [example_gen, statistics_gen, schema_gen, example_validator, transform,
                       trainer] + ([reference_trainer] if reference_trainer else []) + [
                           baseline_resolver, evaluator, infra_validator, pusher]
-  if container_root is not None:  # Kubeflow / Vertex: see _in_container
-    components = _in_container(components, spec, container_root)
   return Pipeline(
       pipeline_name=spec.name,
       pipeline_root=paths.pipeline_root(spec.name),
       components=components,
       enable_cache=True,
-      metadata_connection_config=_metadata_connection(paths, spec, container_root),
+      # Kubeflow / Vertex record the run in the cluster's own ML Metadata.
+      metadata_connection_config=(None if container_root else
+                                  metadata.pipeline_connection_config(paths, spec.name)),
       beam_pipeline_args=list(beam_args or []))
-
-
-def _metadata_connection(paths: Paths, spec: registry.ModelSpec, container_root: Optional[str]):
-  """This machine's ML Metadata (pipelines.mlmd.metadata: SQLite, or MySQL when configured); none in
-  a container: Kubeflow / Vertex record the run in the cluster's own ML Metadata."""
-  if container_root is not None:
-    return None
-  from pipelines.mlmd import metadata  # pylint: disable=g-import-not-at-top
-  return metadata.pipeline_connection_config(paths, spec.name)
-
-
-def _in_container(components: List, spec: registry.ModelSpec, container_root: str) -> List:
-  """The same components, for a container image holding this project at `container_root`
-  (Kubeflow Pipelines v2 / Vertex AI: pipelines/kubeflow.py):
-
-  - every parameter naming a file of this checkout (module files, the CSV folder) names it
-    under container_root instead; the schema is the curated file there (the content-named
-    copy under the work directory does not exist in the image). The module files are used
-    in place, not packaged as wheels: build with UNSUPPORTED_DO_NOT_PACKAGE_USER_MODULES=1
-    (TFX's switch), or compiling would look for container paths on this machine;
-  - the baseline resolver is TFX's LatestBlessedModelStrategy: Kubeflow's compiler turns only
-    that strategy and LatestArtifactStrategy into resolver tasks (tfx/orchestration/kubeflow/
-    v2/step_builder.py), not a custom ResolverStrategy such as baseline.py's. Same id and
-    output keys, so the Evaluator's input reads from it unchanged.
-  """
-  from tfx.components.util import udf_utils  # pylint: disable=g-import-not-at-top
-  if udf_utils.should_package_user_modules():
-    raise ValueError('container_root needs UNSUPPORTED_DO_NOT_PACKAGE_USER_MODULES=1 set before '
-                     'create_pipeline: the module files are in the image')
-  local_root = PROJECT_ROOT + os.sep
-  schema_file = os.path.relpath(spec.source.schema_path, PROJECT_ROOT)
-  result = []
-  for component in components:
-    if component.id == 'baseline_resolver':
-      component = Resolver(
-          strategy_class=LatestBlessedModelStrategy,
-          model=Channel(type=standard_artifacts.Model),
-          model_blessing=Channel(type=standard_artifacts.ModelBlessing),
-      ).with_id('baseline_resolver')
-    for key, value in component.exec_properties.items():
-      if isinstance(value, str) and (value + os.sep).startswith(local_root):
-        relative = os.path.relpath(value, PROJECT_ROOT)
-        component.exec_properties[key] = '/'.join(
-            [container_root.rstrip('/')] + ([] if relative == '.' else relative.split(os.sep)))
-    if 'schema_file' in component.exec_properties:
-      component.exec_properties['schema_file'] = '/'.join(
-          [container_root.rstrip('/')] + schema_file.split(os.sep))
-    result.append(component)
-  return result

@@ -48,5 +48,12 @@ class Paths:
   def schema_snapshot_dir(self, model: str) -> str:
     return os.path.join(self.home, 'schemas', model)
 
+  def serving_root(self) -> str:
+    """What TF Serving serves: one folder per model, one numbered folder per version."""
+    return os.path.join(self.home, 'serving')
+
   def serving_dir(self, model: str) -> str:
-    return os.path.join(self.home, 'serving', model)
+    return os.path.join(self.serving_root(), model)
+
+  def logs_dir(self) -> str:
+    return os.path.join(self.home, 'logs')

@@ -51,8 +51,8 @@ def versions(serving_dir: str) -> List[str]:
 
 def node_states(metadata_path: str) -> Dict[str, str]:
   """{node: executed|cached|failed} for the latest run, read from ML Metadata."""
-  from pipelines.mlmd import summary  # pylint: disable=g-import-not-at-top
-  run = summary.latest_run(metadata_path)
+  from pipelines.mlmd import metadata, summary  # pylint: disable=g-import-not-at-top
+  run = summary.latest_run(metadata.sqlite_config(metadata_path))
   return {c.node: c.state for c in run.components}
 
 

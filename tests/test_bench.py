@@ -1,4 +1,4 @@
-"""The benchmark's pieces (pipelines/bench.py), without running a pipeline: the table and JSON
+"""The benchmark's pieces (pipelines/bench/), without running a pipeline: the table and JSON
 from a fake result, the percentiles, the latency loop on a tiny SavedModel, the peak-memory
 measurement of a child that allocates a known amount, and the plain-Keras runner on `linear`
 for real. `make bench` runs the benchmark itself."""
@@ -13,7 +13,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from pipelines import bench
+from pipelines.bench import command, common, latency, measure, plain, runs, table
 
 MB = 2 ** 20
 
@@ -60,31 +60,32 @@ def _fake_result(latency=True, error=None):
 
 def test_table_shows_every_figure_and_the_json_round_trips(tmp_path):
   result = _fake_result()
-  table = bench.format_table(result)
-  assert '2 CPUs' in table and 'TensorFlow 2.16.2' in table and 'TFX 1.16.0' in table
-  assert 'command: python -m pipelines.bench --models classifier' in table
-  assert 'prepared once in 35.2 s' in table
-  row = next(line for line in table.splitlines() if line.startswith('classifier'))
+  text = table.format_table(result)
+  assert '2 CPUs' in text and 'TensorFlow 2.16.2' in text and 'TFX 1.16.0' in text
+  assert 'command: python -m pipelines.bench --models classifier' in text
+  assert 'prepared once in 35.2 s' in text
+  row = next(line for line in text.splitlines() if line.startswith('classifier'))
   assert row.split()[:5] == ['classifier', '45.2', '20.5', '9.8', '4.6x']
   assert 'sparse_categorical_accuracy' in row and row.rstrip().endswith('1012 / 820 / 410')
   assert any(line.split()[:6] == ['Trainer', '18.6', 'executed', '|', '0.0', 'cached']
-             for line in table.splitlines())
-  latency = [line.split() for line in table.splitlines() if line.split()[:1] in (['1'], ['100'])]
-  assert ['1', '1000', '2.35', '4.50', '400'] in latency
-  assert ['100', '1000', '35.00', '48.25', '2778'] in latency
-  assert 'STOPPED' not in table
+             for line in text.splitlines())
+  latency_rows = [line.split() for line in text.splitlines()
+                  if line.split()[:1] in (['1'], ['100'])]
+  assert ['1', '1000', '2.35', '4.50', '400'] in latency_rows
+  assert ['100', '1000', '35.00', '48.25', '2778'] in latency_rows
+  assert 'STOPPED' not in text
 
   path = str(tmp_path / 'out' / 'bench.json')
-  bench.write_json(result, path)
+  table.write_json(result, path)
   with open(path, encoding='utf-8') as f:
     assert json.load(f) == result
   assert os.listdir(tmp_path / 'out') == ['bench.json']
 
 
 def test_table_says_what_was_skipped_and_why_it_stopped():
-  table = bench.format_table(_fake_result(latency=False, error='pipeline cnn failed'))
-  assert 'served-model latency: skipped (cnn is not among --models)' in table
-  assert table.splitlines()[-1] == 'STOPPED: pipeline cnn failed'
+  text = table.format_table(_fake_result(latency=False, error='pipeline cnn failed'))
+  assert 'served-model latency: skipped (cnn is not among --models)' in text
+  assert text.splitlines()[-1] == 'STOPPED: pipeline cnn failed'
 
 
 def test_percentile_is_numpys_linear_percentile():
@@ -92,17 +93,17 @@ def test_percentile_is_numpys_linear_percentile():
   for size in (1, 2, 7, 1000):
     values = list(rng.exponential(size=size))
     for q in (0, 1, 50, 90, 99, 99.9, 100):
-      assert bench.percentile(values, q) == pytest.approx(np.percentile(values, q))
-  assert bench.percentile([3.0, 1.0, 2.0, 4.0], 50) == 2.5
+      assert latency.percentile(values, q) == pytest.approx(np.percentile(values, q))
+  assert latency.percentile([3.0, 1.0, 2.0, 4.0], 50) == 2.5
   with pytest.raises(ValueError):
-    bench.percentile([], 50)
+    latency.percentile([], 50)
   with pytest.raises(ValueError):
-    bench.percentile([1.0], 101)
+    latency.percentile([1.0], 101)
 
 
 def test_latency_stats():
   times = [0.001] * 98 + [0.010, 0.020]
-  stats = bench.latency_stats(times, batch=100)
+  stats = latency.latency_stats(times, batch=100)
   assert stats['calls'] == 100 and stats['batch'] == 100
   assert stats['p50_ms'] == pytest.approx(1.0)
   assert stats['p99_ms'] == pytest.approx(10.0 + 0.01 * 10.0)  # between ranks 98 and 99
@@ -111,7 +112,7 @@ def test_latency_stats():
 
 def test_time_calls_warms_up_then_times_each_call():
   made = []
-  times = bench.time_calls(lambda: made.append(1), calls=30, warmup=5)
+  times = latency.time_calls(lambda: made.append(1), calls=30, warmup=5)
   assert len(made) == 35 and len(times) == 30 and all(t >= 0 for t in times)
 
 
@@ -136,26 +137,26 @@ def tiny_serving_dir(tmp_path_factory):
 
 
 def test_latency_loop_on_a_tiny_saved_model(tiny_serving_dir):
-  version_dir = bench.latest_version_dir(tiny_serving_dir)
+  version_dir = latency.latest_version_dir(tiny_serving_dir)
   assert version_dir == os.path.join(tiny_serving_dir, '1700000100')
   images = np.arange(3 * 28 * 28, dtype=np.float32).reshape(3, 28, 28) % 256
-  result = bench.serving_latency(version_dir, calls=300, images=images, warmup=10)
+  result = latency.serving_latency(version_dir, calls=300, images=images, warmup=10)
   assert result['signature'] == 'serving_raw' and result['warmup_calls'] == 10
   assert [b['batch'] for b in result['batches']] == [1, 100]
   for b in result['batches']:
     assert b['calls'] == 300
     assert 0 < b['p50_ms'] <= b['p99_ms']
     assert b['images_per_s'] == pytest.approx(b['batch'] * 1000 / b['mean_ms'])
-  with pytest.raises(bench.BenchError, match='has no serving_default_x signature'):
-    bench.serving_latency(version_dir, calls=1, signature_name='serving_default_x')
+  with pytest.raises(common.BenchError, match='has no serving_default_x signature'):
+    latency.serving_latency(version_dir, calls=1, signature_name='serving_default_x')
 
 
 def test_latency_inputs_repeat_the_given_images(tiny_serving_dir):
   from components.infra_validator.session_loader import ServingSession  # pylint: disable=g-import-not-at-top
-  with ServingSession(bench.latest_version_dir(tiny_serving_dir)) as session:
+  with ServingSession(latency.latest_version_dir(tiny_serving_dir)) as session:
     declared = session.input_specs('serving_raw')
   images = np.stack([np.full([28, 28], v, np.float32) for v in (0, 100, 255)])
-  batch = bench.signature_inputs(declared, 5, images)['images']
+  batch = latency.signature_inputs(declared, 5, images)['images']
   assert batch.shape == (5, 28, 28) and batch.dtype == np.float32
   assert [float(b[0, 0]) for b in batch] == [0, 100, 255, 0, 100]
 
@@ -165,7 +166,7 @@ def _python(code: str):
 
 
 def test_peak_rss_of_a_child_that_allocates_200_mb(tmp_path):
-  measured = bench.run_measured(_python('''
+  measured = measure.run_measured(_python('''
       import time
       import numpy as np
       block = np.ones(200 * 2 ** 20 // 8)  # 200 MiB, every page written
@@ -181,7 +182,7 @@ def test_peak_rss_of_a_child_that_allocates_200_mb(tmp_path):
 def test_peak_rss_sums_the_process_tree_and_keeps_the_exit_status():
   # The child holds 100 MiB while its own child holds 150 MiB: together >= 250 MiB, which no
   # single process reaches; the kernel's per-process high-water mark stays below that.
-  measured = bench.run_measured(_python('''
+  measured = measure.run_measured(_python('''
       import subprocess, sys, time
       import numpy as np
       block = np.ones(100 * 2 ** 20 // 8)
@@ -197,13 +198,13 @@ def test_peak_rss_sums_the_process_tree_and_keeps_the_exit_status():
 
 def test_vocabulary_is_transforms_order():
   # tft.compute_and_apply_vocabulary: by decreasing frequency, ties reverse-lexicographic.
-  assert bench.vocabulary(['other', 'mammal', 'bird', 'other', 'other', 'bird']) == [
+  assert plain.vocabulary(['other', 'mammal', 'bird', 'other', 'other', 'bird']) == [
       'other', 'bird', 'mammal']
-  assert bench.vocabulary(['a', 'b', 'c', 'b']) == ['b', 'c', 'a']
+  assert plain.vocabulary(['a', 'b', 'c', 'b']) == ['b', 'c', 'a']
 
 
 def test_plain_keras_linear_for_real(tmp_path, capsys):
-  result = bench.run_plain('linear', str(tmp_path), str(tmp_path / 'tensorflow_datasets'))
+  result = runs.run_plain('linear', str(tmp_path), str(tmp_path / 'tensorflow_datasets'))
   assert result['metric']['key'] == 'mean_squared_error'
   assert result['metric']['value'] < 1e-4  # the pipeline's gate is 1e-3; 300 steps give ~3e-8
   assert result['train_steps'] == 300 and result['batch_size'] == 3
@@ -216,35 +217,35 @@ def test_plain_keras_linear_for_real(tmp_path, capsys):
 
 def test_fresh_directory_deletes_only_what_the_bench_made(tmp_path):
   work = str(tmp_path / 'classifier')
-  bench.fresh_directory(work)
+  runs.fresh_directory(work)
   open(os.path.join(work, 'old-run'), 'w').close()
-  bench.fresh_directory(work)
-  assert os.listdir(work) == [bench.MARKER]
+  runs.fresh_directory(work)
+  assert os.listdir(work) == [common.MARKER]
   mine = tmp_path / 'mine'
   mine.mkdir()
-  with pytest.raises(bench.BenchError, match='was not made by the bench'):
-    bench.fresh_directory(str(mine))
+  with pytest.raises(common.BenchError, match='was not made by the bench'):
+    runs.fresh_directory(str(mine))
 
 
 def test_missing_mnist_stops_with_one_line(tmp_path):
   manual = tmp_path / 'mnist'
   manual.mkdir()
   (manual / 'train-images-idx3-ubyte.gz').write_bytes(b'')
-  with pytest.raises(bench.BenchError) as error:
-    bench.prepare_mnist(str(tmp_path / 'tfds'), str(manual), str(tmp_path))
+  with pytest.raises(common.BenchError) as error:
+    runs.prepare_mnist(str(tmp_path / 'tfds'), str(manual), str(tmp_path))
   assert str(error.value) == (
       f'MNIST missing: {manual} lacks train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, '
       't10k-labels-idx1-ubyte.gz')
-  with pytest.raises(bench.BenchError, match='does not exist'):
-    bench.prepare_mnist(str(tmp_path / 'tfds'), str(tmp_path / 'nowhere'), str(tmp_path))
+  with pytest.raises(common.BenchError, match='does not exist'):
+    runs.prepare_mnist(str(tmp_path / 'tfds'), str(tmp_path / 'nowhere'), str(tmp_path))
 
 
 def test_bad_arguments_stop_with_one_line(tmp_path, capsys):
-  assert bench.main(['--models', 'classifier,gan', '--home', str(tmp_path)]) == 1
+  assert command.main(['--models', 'classifier,gan', '--home', str(tmp_path)]) == 1
   err = capsys.readouterr().err.strip()
   assert len(err.splitlines()) == 1
   assert err.startswith("tfzoo bench: --models 'classifier,gan': each must be one of")
-  assert bench.main(['--models', 'linear', '--latency-calls', '0', '--home',
+  assert command.main(['--models', 'linear', '--latency-calls', '0', '--home',
                      str(tmp_path)]) == 1
 
 
@@ -252,6 +253,6 @@ def test_a_failed_run_is_named_by_its_last_line(tmp_path):
   log = tmp_path / 'run.log'
   log.write_text('tfzoo: running pipeline cnn\n  Trainer ... 3.0 s\n'
                  'tfzoo: pipeline cnn failed in Trainer: ValueError: bad (full log: x)\n\n')
-  assert bench._last_error_line(str(log)) == (
+  assert runs.last_error_line(str(log)) == (
       'tfzoo: pipeline cnn failed in Trainer: ValueError: bad (full log: x)')
-  assert bench._last_error_line(str(tmp_path / 'none.log')) == ''
+  assert runs.last_error_line(str(tmp_path / 'none.log')) == ''

@@ -93,8 +93,8 @@ def test_autoencoder_fast_pipeline_is_gated_by_the_quality_evaluator(
   match = re.search(r'metric mse = (\S+) +\(gate: <= 0.03\) passed', result.stdout)
   assert match and 0.005 < float(match.group(1)) < 0.03, result.stdout
 
-  from pipelines.mlmd import summary  # pylint: disable=g-import-not-at-top
-  store = summary.open_store(metadata)
+  from pipelines.mlmd import metadata as mlmd_metadata, summary  # pylint: disable=g-import-not-at-top
+  store = summary.open_store(mlmd_metadata.sqlite_config(metadata))
   run = summary.summarize(store, summary.run_contexts(store)[-1])
   [evaluation] = run.component('Evaluator').outputs['evaluation']
   assert evaluation.custom_properties['metric:mse'].double_value == pytest.approx(
@@ -140,7 +140,7 @@ def test_cgan_fast_pipeline_is_judged_by_its_reference_classifier(
   set to 0 reuses every trained model from cache, re-evaluates, blesses and pushes; the
   pushed model then draws a digit through both signatures and the client."""
   from pipelines import registry  # pylint: disable=g-import-not-at-top
-  from pipelines.mlmd import summary  # pylint: disable=g-import-not-at-top
+  from pipelines.mlmd import metadata as mlmd_metadata, summary  # pylint: disable=g-import-not-at-top
   home = str(tmp_path)
   metadata = os.path.join(home, 'metadata', 'cgan_fast.sqlite')
   serving = os.path.join(home, 'serving', 'cgan_fast')
@@ -156,7 +156,7 @@ def test_cgan_fast_pipeline_is_judged_by_its_reference_classifier(
   assert match and 0.9 <= float(match.group(1)) < 1.0, result.stdout
   assert not versions(serving)
 
-  store = summary.open_store(metadata)
+  store = summary.open_store(mlmd_metadata.sqlite_config(metadata))
   run = summary.summarize(store, summary.run_contexts(store)[-1])
   [reference] = run.component('ReferenceTrainer').outputs['model']
   [evaluation] = run.component('Evaluator').outputs['evaluation']

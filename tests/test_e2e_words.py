@@ -39,8 +39,8 @@ def _served(version_dir: str, feature: str, words, rows) -> dict:
 
 def _evaluator_outputs(metadata_path: str):
   """The latest Evaluator execution's evaluation and blessing artifacts, from ML Metadata."""
-  from pipelines.mlmd import summary  # pylint: disable=g-import-not-at-top
-  store = summary.open_store(metadata_path)
+  from pipelines.mlmd import metadata, summary  # pylint: disable=g-import-not-at-top
+  store = summary.open_store(metadata.sqlite_config(metadata_path))
   run = summary.summarize(store, summary.run_contexts(store)[-1])
   evaluator = run.component('Evaluator')
   return run, evaluator.outputs['evaluation'][0], evaluator.outputs['blessing'][0]
@@ -98,19 +98,19 @@ def test_word_pipelines_side_by_side_then_an_unblessed_translation(project, tmp_
   # The serving contract, as `saved_model_cli show` lists it: each signature declares exactly
   # the tensors the client sends (names, dtypes, shapes), and the outputs it reads.
   from pipelines import registry  # pylint: disable=g-import-not-at-top
-  from pipelines.serving import client  # pylint: disable=g-import-not-at-top
+  from pipelines.serving import requests  # pylint: disable=g-import-not-at-top
   reads = {'autocomplete': {'completion', 'classes', 'probabilities'}, 'seq2seq': {'translation'}}
   for name, word in (('autocomplete', 'wor'), ('seq2seq', 'love')):
     [version] = versions(os.path.join(home, 'serving', name))
     with ServingSession(os.path.join(home, 'serving', name, version)) as session:
       for signature in ('examples', 'raw'):
-        request = client.build_request(registry.get_spec(name), word, signature)
+        request = requests.build_request(registry.get_spec(name), word, signature)
         declared = session.input_specs(request.signature)
-        assert client.contract_problems(request, declared) == [], (name, signature)
+        assert requests.contract_problems(request, declared) == [], (name, signature)
         outputs = set(session.signatures[request.signature].outputs)
         assert reads[name] <= outputs, (name, signature)
-      wrong = client.Request(name, 'serving_raw', {'text': np.array([b'love'], dtype=object)})
-      assert client.contract_problems(wrong, session.input_specs('serving_raw')) == [
+      wrong = requests.Request(name, 'serving_raw', {'text': np.array([b'love'], dtype=object)})
+      assert requests.contract_problems(wrong, session.input_specs('serving_raw')) == [
           f'the request sends text; the signature takes {registry.get_spec(name).features[0]}']
 
   # The client, as `make predict` runs it: a word in, the word out.

@@ -15,7 +15,7 @@ import pytest
 from components.atomic_pusher import INCOMING_PREFIX, executor as push_executor
 from components.atomic_pusher import push_atomically
 from conftest import REPO, node_states, run_tfzoo, versions
-from pipelines.mlmd import runlock, summary
+from pipelines.mlmd import metadata as mlmd_metadata, runlock, summary
 
 from ml_metadata.proto import metadata_store_pb2
 
@@ -61,7 +61,7 @@ def test_run_killed_during_trainer_resumes_from_cache(project, tmp_path):
       'cached')
   assert states['Trainer'] == states['Pusher'] == 'executed'
   assert len(versions(serving)) == 1
-  store = summary.open_store(metadata)
+  store = summary.open_store(mlmd_metadata.sqlite_config(metadata))
   by_state = {}
   for execution in store.get_executions():
     by_state.setdefault(execution.last_known_state, []).append(execution)

@@ -12,7 +12,7 @@ import pytest
 import tensorflow_model_analysis as tfma
 
 from conftest import REPO
-from pipelines import factory, paths, registry, specs
+from pipelines import cache_keys, factory, paths, registry, specs
 from pipelines.mlmd import summary
 from pipelines.paths import Paths
 
@@ -103,9 +103,9 @@ def test_shared_helper_change_changes_the_cache_key(tmp_path, monkeypatch):
   """TFX hashes only the module file's folder; a change in models/common must still reach
   Transform's and Trainer's exec properties (and so their cache key)."""
   common = tmp_path / 'common'
-  shutil.copytree(factory.SHARED_CODE_DIR, common,
+  shutil.copytree(cache_keys.SHARED_CODE_DIR, common,
                   ignore=shutil.ignore_patterns('__pycache__'))
-  monkeypatch.setattr(factory, 'SHARED_CODE_DIR', str(common))
+  monkeypatch.setattr(cache_keys, 'SHARED_CODE_DIR', str(common))
   before = factory.module_config(registry.get_spec('classifier'))
   with open(common / 'training.py', 'a') as f:
     f.write('\n# a change\n')
@@ -115,15 +115,15 @@ def test_shared_helper_change_changes_the_cache_key(tmp_path, monkeypatch):
          {k: v for k, v in after.items() if k != 'shared_code'}
   # The serving loader the Trainer's pictures and the evaluations call counts too.
   loader = tmp_path / 'session_loader.py'
-  shutil.copy(factory.LOADER_FILES[0], loader)
-  monkeypatch.setattr(factory, 'LOADER_FILES', (str(loader),) + factory.LOADER_FILES[1:])
+  shutil.copy(cache_keys.LOADER_FILES[0], loader)
+  monkeypatch.setattr(cache_keys, 'LOADER_FILES', (str(loader),) + cache_keys.LOADER_FILES[1:])
   unchanged = factory.module_config(registry.get_spec('classifier'))['shared_code']
-  quality = factory.module_fingerprint(registry.get_spec('seq2seq'))
+  quality = cache_keys.module_fingerprint(registry.get_spec('seq2seq'))
   assert unchanged == after['shared_code']
   with open(loader, 'a') as f:
     f.write('\n# a change\n')
   assert factory.module_config(registry.get_spec('classifier'))['shared_code'] != unchanged
-  assert factory.module_fingerprint(registry.get_spec('seq2seq')) != quality
+  assert cache_keys.module_fingerprint(registry.get_spec('seq2seq')) != quality
 
 
 def test_quality_gates_bound_and_baseline():
@@ -160,10 +160,10 @@ def test_seq2seq_is_gated_by_the_quality_evaluator(tmp_path, monkeypatch):
   models = tmp_path / 'models'
   shutil.copytree(paths.MODELS_DIR, models, ignore=shutil.ignore_patterns('__pycache__'))
   monkeypatch.setattr(specs, 'MODELS_DIR', str(models))
-  before = factory.module_fingerprint(spec)
+  before = cache_keys.module_fingerprint(spec)
   with open(models / 'seq2seq' / 'seq2seq_module.py', 'a') as f:
     f.write('\n# evaluate_fn changed\n')
-  assert factory.module_fingerprint(spec) != before
+  assert cache_keys.module_fingerprint(spec) != before
 
 
 @pytest.mark.parametrize('name', ['gan', 'cgan'])
@@ -274,3 +274,23 @@ def test_components_depend_on_nothing_command_line_side():
         offenders += [f'{os.path.relpath(path, root)}: {m}' for m in modules
                       if m == 'pipelines' or m.startswith('pipelines.')]
   assert offenders == []
+
+
+def test_the_cheap_layer_imports_no_tensorflow():
+  """What every command loads before it knows what to do (the specs, the registry, paths, the
+  CSV pre-flight, the CLI's parser and dispatch, the record readers) imports neither
+  TensorFlow nor TFX, so a mistyped command answers in well under a second."""
+  cheap = ['pipelines.specs', 'pipelines.registry', 'pipelines.paths', 'pipelines.datafile',
+           'pipelines.cli', 'pipelines.cli.parser', 'pipelines.cli.common',
+           'pipelines.mlmd.summary', 'pipelines.mlmd.inspection', 'pipelines.mlmd.runlock',
+           'pipelines.serving.server', 'pipelines.serving.requests',
+           'components.infra_validator.session_loader',
+           'components.image_example_gen.images', 'components.strict_example_validator',
+           'components.quality_evaluator']
+  code = ('import sys\n' + ''.join(f'import {m}\n' for m in cheap) +
+          'print(sorted(m for m in ("tensorflow", "tfx", "tensorflow_model_analysis") '
+          'if m in sys.modules))')
+  done = subprocess.run([sys.executable, '-c', code], cwd=REPO, capture_output=True, text=True,
+                        env=dict(os.environ, PYTHONPATH=REPO), timeout=120)
+  assert done.returncode == 0, done.stderr
+  assert done.stdout.strip() == '[]', done.stdout

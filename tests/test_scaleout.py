@@ -98,7 +98,8 @@ def two_runs(project, tmp_path_factory):
   for mode, run in runs.items():
     run['stdout'], run['stderr'] = outputs[mode]
     assert run['process'].returncode == 0, run['stdout'] + run['stderr']
-    run['summary'] = summary.latest_run(os.path.join(run['home'], 'metadata', 'classifier.sqlite'))
+    run['summary'] = summary.latest_run(metadata.sqlite_config(
+        os.path.join(run['home'], 'metadata', 'classifier.sqlite')))
   return runs
 
 
@@ -544,9 +545,10 @@ def test_compile_kubeflow_runs_everything_from_the_image_and_the_pipeline_root(c
 
 def test_compile_kubeflow_quality_evaluator_model(tmp_path, monkeypatch):
   """seq2seq (CSV data, QualityEvaluator): the CSV folder and the evaluator's module file in
-  the image, its executor from the project. In process, so TFX's switch is undone after."""
+  the image, its executor from the project; in process, and TFX's packaging switch is set for
+  the compile only."""
   from pipelines import kubeflow  # pylint: disable=g-import-not-at-top
-  monkeypatch.setenv('UNSUPPORTED_DO_NOT_PACKAGE_USER_MODULES', '1')
+  monkeypatch.delenv('UNSUPPORTED_DO_NOT_PACKAGE_USER_MODULES', raising=False)
   job = kubeflow.compile_pipeline(registry.get_spec('seq2seq'), str(tmp_path / 'seq2seq.json'),
                                   image=IMAGE, pipeline_root=ROOT + '/')
   tasks = job['pipelineSpec']['root']['dag']['tasks']
@@ -558,6 +560,7 @@ def test_compile_kubeflow_quality_evaluator_model(tmp_path, monkeypatch):
       'components.quality_evaluator.executor.Executor')
   assert job['runtimeConfig']['gcsOutputDirectory'] == f'{ROOT}/pipelines/seq2seq'
   assert (tmp_path / 'seq2seq.json').is_file()
+  assert 'UNSUPPORTED_DO_NOT_PACKAGE_USER_MODULES' not in os.environ
 
 
 def test_compile_kubeflow_refuses_bad_arguments_with_one_line(tmp_path):

@@ -64,8 +64,8 @@ def _predictions_csv(stdout: str) -> str:
 def _lineage(home: str, pipeline: str) -> Tuple[int, int, metadata_store_pb2.Artifact]:
   """(the model id BulkInferrer read in the latest score run, the model id the blessed run's
   Trainer wrote, the InferenceResult artifact), straight from ML Metadata."""
-  from pipelines.mlmd import summary  # pylint: disable=g-import-not-at-top
-  store = summary.open_store(os.path.join(home, 'metadata', f'{pipeline}.sqlite'))
+  from pipelines.mlmd import metadata, summary  # pylint: disable=g-import-not-at-top
+  store = summary.open_store(metadata.sqlite_config(os.path.join(home, 'metadata', f'{pipeline}.sqlite')))
   node_type = store.get_context_type('node')
   [blessed] = [run for run in (summary.summarize(store, c, pipeline)
                                for c in summary.run_contexts(store, pipeline)) if run.blessed]

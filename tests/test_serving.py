@@ -14,7 +14,7 @@ from tensorflow_serving.config import model_server_config_pb2
 
 from components.infra_validator.session_loader import ServingSession
 from pipelines import registry
-from pipelines.serving import client, server
+from pipelines.serving import client, requests, server
 
 
 def _push(root, model, version):
@@ -92,7 +92,7 @@ def _parse(serialized: bytes):
 @pytest.mark.parametrize('model', ['classifier', 'dnn'])
 def test_animal_requests(model):
   spec = registry.get_spec(model)
-  request = client.build_request(spec, 'fur=1, wings=0')
+  request = requests.build_request(spec, 'fur=1, wings=0')
   assert request.signature == 'serving_default' and list(request.tensors) == ['examples']
   feature = _parse(request.tensors['examples'][0])
   assert feature['fur'].int64_list.value == [1] and feature['wings'].int64_list.value == [0]
@@ -107,7 +107,7 @@ def test_animal_requests(model):
   assert grpc.model_spec.name == model and grpc.model_spec.signature_name == 'serving_default'
   assert tf.make_ndarray(grpc.inputs['examples']).tolist() == [request.tensors['examples'][0]]
 
-  raw = client.build_request(spec, '1,0', signature='raw')
+  raw = requests.build_request(spec, '1,0', signature='raw')
   assert raw.signature == 'serving_raw'
   assert {k: (v.dtype, v.tolist()) for k, v in raw.tensors.items()} == {
       'fur': (np.float32, [1.0]), 'wings': (np.float32, [0.0])}
@@ -116,9 +116,9 @@ def test_animal_requests(model):
 
 def test_linear_request_is_a_float_feature():
   spec = registry.get_spec('linear')
-  request = client.build_request(spec, 'x=5')
+  request = requests.build_request(spec, 'x=5')
   assert list(_parse(request.tensors['examples'][0])['x'].float_list.value) == [5.0]
-  assert client.build_request(spec, '2.5', 'raw').tensors['x'].tolist() == [2.5]
+  assert requests.build_request(spec, '2.5', 'raw').tensors['x'].tolist() == [2.5]
 
 
 @pytest.mark.parametrize('text, message', [
@@ -130,21 +130,21 @@ def test_linear_request_is_a_float_feature():
 ])
 def test_bad_tabular_inputs_say_what_is_expected(text, message):
   with pytest.raises(client.ClientError, match=message):
-    client.build_request(registry.get_spec('classifier'), text)
+    requests.build_request(registry.get_spec('classifier'), text)
 
 
 @pytest.mark.parametrize('model, feature, word', [('autocomplete', 'word', 'wor'),
                                                   ('seq2seq', 'english', 'love')])
 def test_word_requests(model, feature, word):
   spec = registry.get_spec(model)
-  request = client.build_request(spec, f' {word} ')
+  request = requests.build_request(spec, f' {word} ')
   assert _parse(request.tensors['examples'][0])[feature].bytes_list.value == [word.encode()]
-  raw = client.build_request(spec, word, 'raw')
+  raw = requests.build_request(spec, word, 'raw')
   assert raw.signature == 'serving_raw'
   assert tf.make_ndarray(raw.grpc().inputs[feature]).tolist() == [word.encode()]
   assert raw.rest()['inputs'] == {feature: [{'b64': base64.b64encode(word.encode()).decode()}]}
   with pytest.raises(client.ClientError, match=f'{model} takes one word'):
-    client.build_request(spec, 'fur=1,wings=0')
+    requests.build_request(spec, 'fur=1,wings=0')
 
 
 def test_image_requests(tmp_path):
@@ -153,10 +153,10 @@ def test_image_requests(tmp_path):
   digit[4:24, 12:16] = 255  # a light "1" on black, as MNIST
   path = str(tmp_path / 'one.png')
   tf.io.write_file(path, tf.io.encode_png(digit[..., None]))
-  request = client.build_request(spec, path)
+  request = requests.build_request(spec, path)
   png = _parse(request.tensors['examples'][0])['image'].bytes_list.value[0]
   np.testing.assert_array_equal(tf.io.decode_png(png)[..., 0].numpy(), digit)
-  raw = client.build_request(spec, path, 'raw')
+  raw = requests.build_request(spec, path, 'raw')
   assert raw.tensors['images'].shape == (1, 28, 28) and raw.tensors['images'].dtype == np.float32
   np.testing.assert_array_equal(raw.tensors['images'][0], digit)
 
@@ -165,35 +165,35 @@ def test_image_requests(tmp_path):
   paper[8:48, 24:32] = 0
   path = str(tmp_path / 'paper.png')
   tf.io.write_file(path, tf.io.encode_png(paper[..., None]))
-  pixels = client.build_request(spec, path, 'raw').tensors['images'][0]
+  pixels = requests.build_request(spec, path, 'raw').tensors['images'][0]
   assert pixels.shape == (28, 28) and pixels[14, 14] > 200 and pixels[14, 2] < 30
 
   with pytest.raises(client.ClientError, match='image file not found'):
-    client.build_request(spec, str(tmp_path / 'missing.png'))
+    requests.build_request(spec, str(tmp_path / 'missing.png'))
   text = tmp_path / 'notes.txt'
   text.write_text('not an image')
   with pytest.raises(client.ClientError, match='not an image file'):
-    client.build_request(spec, str(text))
+    requests.build_request(spec, str(text))
 
 
 def test_generator_requests():
   """gan: a seed; cgan: the digit wanted (and a seed). `noise` carries the 128 numbers drawn
   from the seed (the same seed, the same noise); `seed` lets the model draw them."""
   gan, cgan = registry.get_spec('gan'), registry.get_spec('cgan')
-  request = client.build_request(gan, '3')
+  request = requests.build_request(gan, '3')
   assert request.signature == 'serving_default' and set(request.tensors) == {'noise'}
   noise = request.tensors['noise']
   assert noise.shape == (1, 128) and noise.dtype == np.float32
-  np.testing.assert_array_equal(noise, client.build_request(gan, 'seed=3').tensors['noise'])
-  assert np.abs(noise - client.build_request(gan, '4').tensors['noise']).max() > 0.1
+  np.testing.assert_array_equal(noise, requests.build_request(gan, 'seed=3').tensors['noise'])
+  assert np.abs(noise - requests.build_request(gan, '4').tensors['noise']).max() > 0.1
   assert abs(float(noise.mean())) < 0.3 and 0.7 < float(noise.std()) < 1.3
 
-  request = client.build_request(cgan, 'digit=7,seed=3')
+  request = requests.build_request(cgan, 'digit=7,seed=3')
   assert sorted(request.tensors) == ['digit', 'noise']
   assert request.tensors['digit'].tolist() == [7] and request.tensors['digit'].dtype == np.int64
   np.testing.assert_array_equal(request.tensors['noise'], noise)
-  assert client.build_request(cgan, '7').rest()['inputs']['digit'] == [7]
-  by_seed = client.build_request(cgan, '7,seed=5', 'seed')
+  assert requests.build_request(cgan, '7').rest()['inputs']['digit'] == [7]
+  by_seed = requests.build_request(cgan, '7,seed=5', 'seed')
   assert by_seed.signature == 'from_seed'
   assert by_seed.rest() == {'signature_name': 'from_seed', 'inputs': {'seed': [5], 'digit': [7]}}
   assert tf.make_ndarray(by_seed.grpc().inputs['seed']).dtype == np.int64
@@ -204,11 +204,11 @@ def test_generator_requests():
                               (gan, 'digit=7', 'gan takes a noise seed'),
                               (gan, '-1', 'the seed must be 0 or more')]:
     with pytest.raises(client.ClientError, match=message):
-      client.build_request(spec, text)
+      requests.build_request(spec, text)
   with pytest.raises(client.ClientError, match='signature must be one of noise, seed'):
-    client.build_request(gan, '3', 'examples')
+    requests.build_request(gan, '3', 'examples')
   with pytest.raises(client.ClientError, match='signature must be one of examples, raw'):
-    client.build_request(registry.get_spec('cnn'), 'x.png', 'noise')
+    requests.build_request(registry.get_spec('cnn'), 'x.png', 'noise')
   image = np.zeros((1, 28, 28), np.float32)
   image[0, 4:24, 12:16] = 255.0
   assert client.describe(cgan, {'images': image}) == \
@@ -256,11 +256,11 @@ def test_contract_problems_name_the_tensor_dtype_and_shape(tmp_path):
   with ServingSession(str(tmp_path)) as session:
     signature = session.input_specs('serving_raw')
   assert signature == {'x': ('float32', [None])}
-  ok = client.Request('linear', 'serving_raw', {'x': np.array([5.0], np.float32)})
-  assert client.contract_problems(ok, signature) == []
-  as_text = client.Request('linear', 'serving_raw', {'x': np.array([b'5'], dtype=object)})
-  assert client.contract_problems(as_text, signature) == [
+  ok = requests.Request('linear', 'serving_raw', {'x': np.array([5.0], np.float32)})
+  assert requests.contract_problems(ok, signature) == []
+  as_text = requests.Request('linear', 'serving_raw', {'x': np.array([b'5'], dtype=object)})
+  assert requests.contract_problems(as_text, signature) == [
       'x: the request sends string[1], the signature takes float32[None]']
-  matrix = client.Request('linear', 'serving_raw', {'x': np.zeros((1, 2), np.float32)})
-  assert client.contract_problems(matrix, signature) == [
+  matrix = requests.Request('linear', 'serving_raw', {'x': np.zeros((1, 2), np.float32)})
+  assert requests.contract_problems(matrix, signature) == [
       'x: the request sends float32[1, 2], the signature takes float32[None]']

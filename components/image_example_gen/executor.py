@@ -11,9 +11,7 @@ from tfx.components.example_gen import base_example_gen_executor
 from tfx.types import standard_component_specs
 
 from components.image_example_gen import images
-
-IMAGE_KEY = 'image'  # what the served models' serving_default parses
-FILENAME_KEY = 'filename'  # read back from the prediction logs to name each prediction
+from components.image_example_gen.images import FILENAME_KEY, IMAGE_KEY
 
 
 def to_example(path: str) -> bytes:

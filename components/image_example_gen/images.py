@@ -14,6 +14,8 @@ from typing import List
 import numpy as np
 
 SIDE = 28  # MNIST's
+IMAGE_KEY = 'image'  # what the served models' serving_default parses
+FILENAME_KEY = 'filename'  # read back from the prediction logs to name each prediction
 
 # What PIL reads and users save digits as; other files in the folder are left alone.
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.gif')

@@ -8,9 +8,7 @@ from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tfx.components.example_validator import executor as tfx_executor
 from tfx.components.example_validator import labels
 
-
-class DataAnomaliesError(ValueError):
-  """The examples break the schema; the message is one line naming columns and problems."""
+from components.strict_example_validator.errors import DataAnomaliesError
 
 
 def describe(anomalies: anomalies_pb2.Anomalies) -> List[str]:

@@ -19,9 +19,9 @@ class InspectionError(LookupError):
 
 
 def stores(paths, model: Optional[str] = None) -> Dict[str, object]:
-  """{pipeline: its store} (one pipeline if `model` is given): each pipeline's SQLite file
-  under the work directory, or (pipelines.mlmd.metadata: MySQL) the shared store's
-  ConnectionConfig for every pipeline recorded there."""
+  """{pipeline: its store's ConnectionConfig} (one pipeline if `model` is given): each
+  pipeline's SQLite file under the work directory, or the shared MySQL store for every
+  pipeline recorded there."""
   if metadata.shared():
     recorded = metadata.pipelines(paths)
     if model and model not in recorded:
@@ -39,19 +39,19 @@ def stores(paths, model: Optional[str] = None) -> Dict[str, object]:
     if not os.path.exists(path):
       raise InspectionError(f'no runs of {model} recorded (no {path}); run '
                             f'`make run-pipeline MODEL={model}` first')
-    return {model: path}
-  found = {os.path.basename(p)[:-len('.sqlite')]: p
+    return {model: metadata.sqlite_config(path)}
+  found = {os.path.basename(p)[:-len('.sqlite')]: metadata.sqlite_config(p)
            for p in sorted(glob.glob(os.path.join(metadata_dir, '*.sqlite')))}
   if not found:
     raise InspectionError(f'no pipeline has run yet (no stores in {metadata_dir})')
   return found
 
 
-def _where(target) -> str:
+def _where(config) -> str:
   """A store, for messages: its SQLite path, or MySQL host:port/database."""
-  if isinstance(target, str):
-    return target
-  return f'MySQL {target.mysql.host}:{target.mysql.port}/{target.mysql.database}'
+  if config.HasField('sqlite'):
+    return config.sqlite.filename_uri
+  return f'MySQL {config.mysql.host}:{config.mysql.port}/{config.mysql.database}'
 
 
 def _time(ms: int) -> str:
@@ -74,17 +74,17 @@ def run_outcome(run: summary.RunSummary) -> str:
   return 'incomplete'
 
 
-def runs(metadata_path, pipeline: Optional[str] = None
+def runs(config, pipeline: Optional[str] = None
          ) -> List[Tuple[metadata_store_pb2.Context, summary.RunSummary]]:
   """Every run in the store (summary.open_store's target); only `pipeline`'s if given."""
-  store = summary.open_store(metadata_path)
+  store = summary.open_store(config)
   return [(context, summary.summarize(store, context, pipeline))
           for context in summary.run_contexts(store, pipeline)]
 
 
-def format_runs(pipeline: str, metadata_path) -> str:
+def format_runs(pipeline: str, config) -> str:
   lines = []
-  for context, run in runs(metadata_path, pipeline):
+  for context, run in runs(config, pipeline):
     store_executions = [c.seconds for c in run.components]
     took = sum(store_executions)
     lines.append(f'{pipeline}  run {run.run_id}  started {_time(context.create_time_since_epoch)}'
@@ -166,10 +166,10 @@ def _details(store, execution: metadata_store_pb2.Execution,
   return ''
 
 
-def lineage(pipeline: str, metadata_path, version_path: Optional[str] = None) -> str:
+def lineage(pipeline: str, config, version_path: Optional[str] = None) -> str:
   """The run that pushed `version_path` (default: the latest push), component by component:
   what each produced (with URIs, and the run that first made it when it came from cache)."""
-  store = summary.open_store(metadata_path)
+  store = summary.open_store(config)
   push = find_push(store, pipeline, version_path)
   pusher = _producer(store, push.id)
   run = next(c for c in store.get_contexts_by_execution(pusher.id)
@@ -199,10 +199,10 @@ def lineage(pipeline: str, metadata_path, version_path: Optional[str] = None) ->
 
 # --- why not blessed -------------------------------------------------------------------------
 
-def why_not_blessed(pipeline: str, metadata_path, run_id: Optional[str] = None) -> str:
+def why_not_blessed(pipeline: str, config, run_id: Optional[str] = None) -> str:
   """For the given run (default: the latest run that pushed nothing), why nothing was pushed:
   each gating metric, its threshold and its value, or the component that failed."""
-  all_runs = [run for _, run in runs(metadata_path, pipeline)]
+  all_runs = [run for _, run in runs(config, pipeline)]
   if not all_runs:
     raise InspectionError(f'no runs of {pipeline} recorded')
   if run_id:
@@ -236,11 +236,11 @@ def why_not_blessed(pipeline: str, metadata_path, run_id: Optional[str] = None) 
 
 # --- TensorBoard -----------------------------------------------------------------------------
 
-def tensorboard_logdirs(metadata_path, all_runs: bool = False,
+def tensorboard_logdirs(config, all_runs: bool = False,
                         pipeline: Optional[str] = None) -> List[Tuple[str, str]]:
   """[(name, model_run directory)] of the latest Trainer execution, or of every one (the
   model's Trainer only: a GAN pipeline's ReferenceTrainer logs its judge's training)."""
-  store = summary.open_store(metadata_path)
+  store = summary.open_store(config)
   node_type = store.get_context_type('node')
   model_runs = sorted(summary.pipeline_artifacts(store, 'ModelRun', pipeline),
                       key=lambda a: (a.create_time_since_epoch, a.id))
@@ -248,6 +248,6 @@ def tensorboard_logdirs(metadata_path, all_runs: bool = False,
       (producer := _producer(store, a.id)) is None
       or summary.node_name(store, producer.id, node_type.id) == 'Trainer')]
   if not model_runs:
-    raise InspectionError(f'no training logs recorded in {_where(metadata_path)}')
+    raise InspectionError(f'no training logs recorded in {_where(config)}')
   chosen = model_runs if all_runs else model_runs[-1:]
   return [(f'trainer-{a.id}', a.uri) for a in chosen]

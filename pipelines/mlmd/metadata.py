@@ -33,6 +33,9 @@ import sys
 import time
 from typing import Iterator, List, Mapping, Optional
 
+from ml_metadata.metadata_store import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+
 ENV_PREFIX = 'TFZOO_MLMD_MYSQL_'
 _KEYS = ('HOST', 'PORT', 'DATABASE', 'USER', 'PASSWORD')
 _REQUIRED = ('HOST', 'DATABASE', 'USER')
@@ -100,24 +103,28 @@ def describe(paths, pipeline: Optional[str] = None) -> str:
 
 
 def _mysql_config(settings: MySqlSettings):
-  from ml_metadata.proto import metadata_store_pb2  # pylint: disable=g-import-not-at-top
   return metadata_store_pb2.ConnectionConfig(mysql=metadata_store_pb2.MySQLDatabaseConfig(
       host=settings.host, port=settings.port, database=settings.database, user=settings.user,
       password=settings.password))
 
 
-def connection_config(paths, pipeline: str, read_only: bool = True):
-  """The ConnectionConfig to read (or, read_only=False, update) `pipeline`'s records."""
-  settings = mysql_settings()
-  if settings:
-    return _mysql_config(settings)
-  from ml_metadata.proto import metadata_store_pb2  # pylint: disable=g-import-not-at-top
+def sqlite_config(path: str, read_only: bool = True):
+  """The ConnectionConfig of a pipeline's SQLite file (read only, or to update it)."""
   config = metadata_store_pb2.ConnectionConfig()
-  config.sqlite.filename_uri = paths.metadata_path(pipeline)
+  config.sqlite.filename_uri = path
   config.sqlite.connection_mode = (
       metadata_store_pb2.SqliteMetadataSourceConfig.READONLY if read_only else
       metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE)
   return config
+
+
+def connection_config(paths, pipeline: str, read_only: bool = True):
+  """The ConnectionConfig to read (or, read_only=False, update) `pipeline`'s records: the one
+  kind of store reference every reader here takes."""
+  settings = mysql_settings()
+  if settings:
+    return _mysql_config(settings)
+  return sqlite_config(paths.metadata_path(pipeline), read_only)
 
 
 def pipeline_connection_config(paths, pipeline: str):
@@ -187,7 +194,6 @@ def _probe(host: str, port: int) -> Optional[str]:
 
 def open_store(config):
   """A MetadataStore for `config`; MySQL problems become one-line MetadataConnectionErrors."""
-  from ml_metadata.metadata_store import metadata_store  # pylint: disable=g-import-not-at-top
   if not config.HasField('mysql'):
     return metadata_store.MetadataStore(config)
   mysql = config.mysql

@@ -13,6 +13,10 @@ import fcntl
 import os
 from typing import Callable, Iterator, List, Optional
 
+from ml_metadata.proto import metadata_store_pb2
+
+from pipelines.mlmd import summary
+
 
 @contextlib.contextmanager
 def pipeline_lock(lock_path: str, on_wait: Callable[[str], None]) -> Iterator[None]:
@@ -37,22 +41,19 @@ def pipeline_lock(lock_path: str, on_wait: Callable[[str], None]) -> Iterator[No
       fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def cancel_stale_executions(metadata_path, pipeline: Optional[str] = None,
+def cancel_stale_executions(config, pipeline: Optional[str] = None,
                             cancel: bool = True) -> List[str]:
   """Marks executions left RUNNING by a killed run CANCELED; returns their node names.
   Call only while holding the pipeline's lock (then nothing else can be running).
 
-  `metadata_path`: the pipeline's SQLite file, or a ConnectionConfig (summary.open_store);
-  `pipeline`: only that pipeline's executions (a store shared by several). cancel=False only
-  names them: in a store shared by several machines (MySQL) the lock is this machine's, and a
-  RUNNING execution may be another machine's live run.
+  `config`: the store's ConnectionConfig, writable (metadata.connection_config(...,
+  read_only=False)); `pipeline`: only that pipeline's executions (a store shared by several).
+  cancel=False only names them: in a store shared by several machines (MySQL) the lock is
+  this machine's, and a RUNNING execution may be another machine's live run.
   """
-  if isinstance(metadata_path, str) and not os.path.exists(metadata_path):
-    return []
-  from ml_metadata.proto import metadata_store_pb2  # pylint: disable=g-import-not-at-top
-  from pipelines.mlmd import summary  # pylint: disable=g-import-not-at-top
-
-  store = summary.open_store(metadata_path, read_only=False)
+  if config.HasField('sqlite') and not os.path.exists(config.sqlite.filename_uri):
+    return []  # nothing recorded yet (and no empty store made before the pipeline makes one)
+  store = summary.open_store(config)
   if pipeline is None:
     executions = store.get_executions()
   else:

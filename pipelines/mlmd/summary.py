@@ -17,6 +17,8 @@ from ml_metadata import errors
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
+from pipelines.mlmd import metadata
+
 _STATES = {
     metadata_store_pb2.Execution.COMPLETE: 'executed',
     metadata_store_pb2.Execution.CACHED: 'cached',
@@ -102,18 +104,9 @@ class RunSummary:
     return '\n'.join(lines)
 
 
-def open_store(target, read_only: bool = True) -> metadata_store.MetadataStore:
-  """`target`: a pipeline's SQLite file, or a ConnectionConfig (pipelines.mlmd.metadata: MySQL)."""
-  if not isinstance(target, str):
-    from pipelines.mlmd import metadata  # pylint: disable=g-import-not-at-top
-    return metadata.open_store(target)
-  metadata_path = target
-  config = metadata_store_pb2.ConnectionConfig()
-  config.sqlite.filename_uri = metadata_path
-  config.sqlite.connection_mode = (
-      metadata_store_pb2.SqliteMetadataSourceConfig.READONLY if read_only else
-      metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE)
-  return metadata_store.MetadataStore(config)
+def open_store(config: metadata_store_pb2.ConnectionConfig) -> metadata_store.MetadataStore:
+  """The store behind `config` (metadata.connection_config's: SQLite or the shared MySQL)."""
+  return metadata.open_store(config)
 
 
 def pipeline_context(store, pipeline: str) -> Optional[metadata_store_pb2.Context]:
@@ -223,9 +216,9 @@ def infra_check(blessing: metadata_store_pb2.Artifact) -> InfraCheck:
       else 0, error=text(infra_keys.ERROR))
 
 
-def latest_run(target, pipeline: Optional[str] = None) -> Optional[RunSummary]:
-  """The latest run in `target` (open_store's); of `pipeline` if given."""
-  store = open_store(target)
+def latest_run(config, pipeline: Optional[str] = None) -> Optional[RunSummary]:
+  """The latest run in the store behind `config`; of `pipeline` if given."""
+  store = open_store(config)
   runs = run_contexts(store, pipeline)
   return summarize(store, runs[-1], pipeline) if runs else None
 

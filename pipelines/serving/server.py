@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 CONFIG_NAME = 'models.config'
 DOCKER_IMAGE = 'tensorflow/serving:2.16.1'  # the TF Serving release matching TF 2.16

@@ -12,12 +12,13 @@ import math
 import os
 from typing import Dict, List, Sequence
 
+from components.image_example_gen import images as digit_images
 from pipelines import datafile, registry
 
 # Staged CSVs carry each row's number, so predictions come back in the file's order (Beam does
 # not keep it); serving_default parses only the model's features and ignores it.
 ROW_KEY = 'tfzoo_row'
-FILENAME_KEY = 'filename'  # components/image_example_gen's, repeated to keep this module light
+FILENAME_KEY = digit_images.FILENAME_KEY
 PREDICTIONS_FILE = 'predictions.csv'
 
 

@@ -1,0 +1,6 @@
+"""python -m pipelines.bench: what `make bench` runs (pipelines/bench/command.py)."""
+import sys
+
+from pipelines.bench.command import main
+
+sys.exit(main())

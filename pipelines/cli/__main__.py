@@ -1,0 +1,6 @@
+"""python -m pipelines.cli: what the `tfzoo` console script runs."""
+import sys
+
+from pipelines.cli import main
+
+sys.exit(main())

@@ -1,0 +1,155 @@
+"""`tfzoo run MODEL`: the pre-flight checks, the run lock, the pipeline on LocalDagRunner, and
+the summary read back from ML Metadata with the exit status it implies."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import time
+from typing import List, Optional
+
+from components.strict_example_validator.errors import DataAnomaliesError
+from pipelines import datafile, registry
+from pipelines.cli.common import (EXIT_BAD_DATA, EXIT_FAILED, EXIT_NOT_BLESSED, EXIT_OK,
+                                  EXIT_USAGE, CliError, beam_args, last_line, run_logged)
+from pipelines.mlmd import metadata, runlock, summary
+from pipelines.paths import Paths
+
+
+def chosen_spec(args: argparse.Namespace) -> registry.ModelSpec:
+  """MODEL, or its fast mode with --fast."""
+  try:
+    spec = registry.get_spec(args.model)
+    return registry.fast_spec(spec) if args.fast else spec
+  except registry.UnknownModelError as e:
+    raise CliError(str(e), EXIT_USAGE) from None
+
+
+def _gates(spec: registry.ModelSpec, overrides: List[str]) -> List[registry.Gate]:
+  """The spec's gates with `METRIC=BOUND` overrides applied."""
+  gates = {g.key: g for g in spec.gates}
+  for item in overrides:
+    key, sep, bound = item.partition('=')
+    if not sep or key not in gates:
+      raise CliError(f'--gate {item!r}: expected METRIC=BOUND with METRIC one of '
+                     f'{", ".join(gates)}', EXIT_USAGE)
+    try:
+      gates[key] = dataclasses.replace(gates[key], bound=float(bound))
+    except ValueError:
+      raise CliError(f'--gate {item!r}: {bound!r} is not a number', EXIT_USAGE) from None
+  return list(gates.values())
+
+
+def _is_data_anomaly(error: Optional[BaseException]) -> bool:
+  while error is not None:
+    if isinstance(error, DataAnomaliesError):
+      return True
+    error = error.__cause__ or error.__context__
+  return False
+
+
+def run_command(args: argparse.Namespace) -> int:
+  spec = chosen_spec(args)
+  if args.train_steps is not None and args.train_steps < 1:
+    raise CliError(f'--train-steps must be a positive integer, got {args.train_steps}',
+                   EXIT_USAGE)
+  gates = _gates(spec, args.gate)
+  beam_args(args)
+  try:
+    metadata.mysql_settings()
+  except ValueError as e:
+    raise CliError(str(e), EXIT_USAGE) from None
+  data_path = None
+  if isinstance(spec.source, registry.CsvSource):
+    data_path = os.path.abspath(args.data) if args.data else spec.source.resolve()
+    try:
+      datafile.check_csv(data_path, spec.source.rules)
+    except datafile.DataFileError as e:
+      raise CliError(f'{e}; nothing was trained or pushed', EXIT_BAD_DATA) from None
+  elif args.data:
+    raise CliError(f'--data is for CSV models; {spec.name} reads TFDS dataset '
+                   f'{spec.source.dataset}', EXIT_USAGE)
+  manual_dir = os.path.abspath(args.tfds_manual_dir) if args.tfds_manual_dir else None
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')
+  paths = Paths.from_env(args.home)
+
+  def waiting(pid: str) -> None:
+    print(f'tfzoo: another run of {spec.name} is in progress (pid {pid}); waiting for it to '
+          'finish', flush=True)
+
+  try:
+    with runlock.pipeline_lock(metadata.lock_path(paths, spec.name), waiting):
+      return _run_locked(spec, args, paths, data_path, gates, manual_dir)
+  except metadata.MetadataConnectionError as e:
+    raise CliError(str(e)) from None
+
+
+def _resume(spec: registry.ModelSpec, paths: Paths) -> None:
+  """Says what a killed run left RUNNING in ML Metadata; in a store of this machine's own,
+  marks it canceled so the run resumes from the cached components."""
+  store = metadata.connection_config(paths, spec.name, read_only=False)
+  if metadata.shared():
+    running = runlock.cancel_stale_executions(store, spec.name, cancel=False)
+    if running:
+      print(f'tfzoo: ML Metadata ({metadata.describe(paths)}) shows {", ".join(running)} of '
+            f'{spec.name} still running: another machine may be running this pipeline (the run '
+            'lock is per machine), or a run was killed; left as they are', flush=True)
+    return
+  stale = runlock.cancel_stale_executions(store)
+  if stale:
+    print(f'tfzoo: an earlier run was interrupted during {", ".join(stale)}; marked that '
+          'execution canceled in ML Metadata, resuming from the cached components', flush=True)
+
+
+def _run_locked(spec: registry.ModelSpec, args: argparse.Namespace, paths: Paths,
+                data_path: Optional[str], gates: List[registry.Gate],
+                manual_dir: Optional[str]) -> int:
+  """Runs the pipeline (holding its lock), prints the summary, returns the exit status."""
+  _resume(spec, paths)
+  log_path = os.path.join(paths.logs_dir(), f'{spec.name}-{time.strftime("%Y%m%d-%H%M%S")}.log')
+  print(f'tfzoo: running pipeline {spec.name} ({spec.description})', flush=True)
+  print(f'tfzoo: outputs under {paths.home}', flush=True)
+  if not args.verbose:
+    print(f'tfzoo: full log in {log_path}', flush=True)
+  started = time.time()
+
+  def run_pipeline() -> None:
+    # TFX's and the factory's imports inside the logged run: their chatter goes to the log.
+    from tfx.orchestration.local.local_dag_runner import LocalDagRunner  # pylint: disable=g-import-not-at-top
+    from pipelines import factory  # pylint: disable=g-import-not-at-top
+    LocalDagRunner().run(factory.create_pipeline(
+        spec, paths, beam_args=beam_args(args), data_path=data_path,
+        train_steps=args.train_steps, gates=gates, tfds_manual_dir=manual_dir))
+
+  error = run_logged(log_path, args.verbose, 'pipeline', run_pipeline)
+  result = (summary.latest_run(metadata.connection_config(paths, spec.name), spec.name)
+            if metadata.has_store(paths, spec.name) else None)
+  if result is not None:
+    print(result.format())
+  print(f'tfzoo: {spec.name} pipeline took {time.time() - started:.1f} s')
+  return _outcome(spec, result, error, data_path,
+                  '' if args.verbose else f' (full log: {log_path})')
+
+
+def _outcome(spec: registry.ModelSpec, result: Optional[summary.RunSummary],
+             error: Optional[BaseException], data_path: Optional[str], log_note: str) -> int:
+  if _is_data_anomaly(error):
+    source = data_path or f'TFDS {spec.source.dataset}'
+    raise CliError(f'{source}: {last_line(error)}; stopped before training, nothing was '
+                   'pushed', EXIT_BAD_DATA)
+  if error is not None:
+    where = f' in {result.failed.node}' if result and result.failed else ''
+    raise CliError(f'pipeline {spec.name} failed{where}: {type(error).__name__}: '
+                   f'{last_line(error)}{log_note}', EXIT_FAILED)
+  if result is None or result.blessed is None:
+    raise CliError(f'pipeline {spec.name} finished without an evaluation', EXIT_FAILED)
+  if result.blessed and result.infra is not None and not result.infra.passed:
+    raise CliError(f'{spec.name} was blessed, but TF Serving cannot serve it: '
+                   f'{result.infra.error}; nothing was pushed', EXIT_NOT_BLESSED)
+  if not result.blessed:
+    failed = [m for m in result.metrics if not m.passed]
+    why = '; '.join(f'{m.key} = {m.value:.6g} fails {m.threshold}' for m in failed
+                    if m.value is not None) or 'see the metrics above'
+    raise CliError(f'{spec.name} was not blessed ({why}); nothing was pushed',
+                   EXIT_NOT_BLESSED)
+  return EXIT_OK

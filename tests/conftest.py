@@ -17,6 +17,8 @@ from typing import Dict, List
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# ML Metadata on MySQL (pipelines/mlmd/metadata.py): tests set the ones they need.
+MYSQL_ENV = [f'TFZOO_MLMD_MYSQL_{key}' for key in ('HOST', 'PORT', 'DATABASE', 'USER', 'PASSWORD')]
 PROJECT_PARTS = ('pipelines', 'components', 'models', 'data')
 
 
@@ -28,11 +30,28 @@ def copy_project(dest: str) -> str:
   return dest
 
 
+def tfzoo_env(project: str, home: str, **env_vars: str) -> Dict[str, str]:
+  """The environment `tfzoo` runs in for a test: the project copy, the work directory, and
+  nothing of the caller's BEAM_ARGS or TFZOO_MLMD_MYSQL_* unless the test passes them."""
+  env = {k: v for k, v in os.environ.items() if k not in MYSQL_ENV and k != 'BEAM_ARGS'}
+  return dict(env, PYTHONPATH=project, TFZOO_HOME=home, **env_vars)
+
+
 def run_tfzoo(project: str, home: str, *args: str, timeout: int = 900, **env_vars: str
               ) -> subprocess.CompletedProcess:
-  env = dict(os.environ, PYTHONPATH=project, TFZOO_HOME=home, **env_vars)
-  return subprocess.run([sys.executable, '-m', 'pipelines.cli', *args], cwd=project, env=env,
-                        capture_output=True, text=True, timeout=timeout)
+  """`python -m pipelines.cli ARGS` (what `make` runs), to completion."""
+  return subprocess.run([sys.executable, '-m', 'pipelines.cli', *args], cwd=project,
+                        env=tfzoo_env(project, home, **env_vars), capture_output=True, text=True,
+                        timeout=timeout)
+
+
+def start_tfzoo(project: str, home: str, *args: str, quiet: bool = False,
+                **env_vars: str) -> subprocess.Popen:
+  """The same, started in its own process session: output in pipes (text), or discarded."""
+  output = subprocess.DEVNULL if quiet else subprocess.PIPE
+  return subprocess.Popen([sys.executable, '-m', 'pipelines.cli', *args], cwd=project,
+                          env=tfzoo_env(project, home, **env_vars), stdout=output,
+                          stderr=output, text=True, start_new_session=True)
 
 
 def serving_snapshot(serving_dir: str) -> Dict[str, bytes]:
@@ -56,6 +75,13 @@ def node_states(metadata_path: str) -> Dict[str, str]:
   return {c.node: c.state for c in run.components}
 
 
+@pytest.fixture(autouse=True)
+def _no_mysql_from_outside(monkeypatch):
+  """No TFZOO_MLMD_MYSQL_* leaks in from the caller's shell; tests that use MySQL set theirs."""
+  for name in MYSQL_ENV:
+    monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture(scope='session')
 def mnist_manual_dir() -> str:
   """The original MNIST files (CI and tests never download): $TFZOO_TFDS_MANUAL_DIR, else
@@ -74,6 +100,12 @@ def tfds_data_dir(tmp_path_factory, mnist_manual_dir) -> str:
   data_dir = str(tmp_path_factory.mktemp('tensorflow_datasets'))
   prepare_builder('mnist:3.0.1', data_dir, mnist_manual_dir)
   return data_dir
+
+
+@pytest.fixture
+def mnist_data(tfds_data_dir, monkeypatch):
+  """MNIST prepared once (tfds_data_dir), where TFDS and the tests' readers look for it."""
+  monkeypatch.setenv('TFDS_DATA_DIR', tfds_data_dir)
 
 
 @pytest.fixture(scope='session')

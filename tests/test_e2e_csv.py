@@ -12,15 +12,13 @@ import contextlib
 import glob
 import os
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from components.infra_validator.session_loader import ServingSession
-from conftest import node_states, run_tfzoo, serving_snapshot, versions
+from conftest import node_states, run_tfzoo, serving_snapshot, start_tfzoo, versions
 from serving_helpers import every_signature, serialized_examples
 
 ANIMALS = [(0, 0, b'other'), (1, 0, b'mammal'), (1, 1, b'bird'),
@@ -266,10 +264,7 @@ def test_two_pipelines_at_once_dnn_and_linear(project, tmp_path):
   """Two different pipelines started together on one work directory both complete: each has
   its own ML Metadata store and serving folder."""
   home = str(tmp_path)
-  env = dict(os.environ, PYTHONPATH=project, TFZOO_HOME=home)
-  processes = {model: subprocess.Popen(
-      [sys.executable, '-m', 'pipelines.cli', 'run', model], cwd=project, env=env,
-      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for model in ('dnn', 'linear')}
+  processes = {model: start_tfzoo(project, home, 'run', model) for model in ('dnn', 'linear')}
   outputs = {model: p.communicate(timeout=900) for model, p in processes.items()}
   for model, process in processes.items():
     assert process.returncode == 0, outputs[model]

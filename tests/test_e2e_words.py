@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 
 import numpy as np
 import tensorflow as tf
 
 from components.infra_validator.session_loader import ServingSession
-from conftest import node_states, run_tfzoo, serving_snapshot, versions
+from conftest import node_states, run_tfzoo, serving_snapshot, start_tfzoo, versions
 from serving_helpers import every_signature, serialized_examples
 
 COMPONENTS = ['CsvExampleGen', 'ImportSchemaGen', 'StatisticsGen', 'ExampleValidator',
@@ -48,11 +46,8 @@ def _evaluator_outputs(metadata_path: str):
 
 def test_word_pipelines_side_by_side_then_an_unblessed_translation(project, tmp_path):
   home = str(tmp_path)
-  env = dict(os.environ, PYTHONPATH=project, TFZOO_HOME=home)
-  processes = {model: subprocess.Popen(
-      [sys.executable, '-m', 'pipelines.cli', 'run', model], cwd=project, env=env,
-      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-      for model in ('autocomplete', 'seq2seq')}
+  processes = {model: start_tfzoo(project, home, 'run', model)
+               for model in ('autocomplete', 'seq2seq')}
   outputs = {model: p.communicate(timeout=900) for model, p in processes.items()}
   for model, process in processes.items():
     assert process.returncode == 0, outputs[model]

@@ -14,7 +14,7 @@ import pytest
 
 from components.atomic_pusher import INCOMING_PREFIX, executor as push_executor
 from components.atomic_pusher import push_atomically
-from conftest import REPO, node_states, run_tfzoo, versions
+from conftest import REPO, node_states, run_tfzoo, start_tfzoo, versions
 from pipelines.mlmd import metadata as mlmd_metadata, runlock, summary
 
 from ml_metadata.proto import metadata_store_pb2
@@ -34,10 +34,7 @@ def _wait_for_log_line(home: str, needle: str, process: subprocess.Popen, timeou
 
 def test_run_killed_during_trainer_resumes_from_cache(project, tmp_path):
   home = str(tmp_path)
-  env = dict(os.environ, PYTHONPATH=project, TFZOO_HOME=home)
-  process = subprocess.Popen([sys.executable, '-m', 'pipelines.cli', 'run', 'classifier'],
-                             cwd=project, env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, start_new_session=True)
+  process = start_tfzoo(project, home, 'run', 'classifier', quiet=True)
   try:
     _wait_for_log_line(home, 'Component Trainer is running.', process, timeout=600)
     time.sleep(3)  # well inside model training

@@ -1,0 +1,178 @@
+"""Beam's runners: the classifier pipeline in Beam's multi-processing mode (two worker
+processes) writes the same examples, statistics, Transform outputs, evaluation and blessing as
+in memory; BEAM_ARGS that a shell could not split are refused with one line."""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import threading
+import time
+from typing import List
+
+import psutil
+import pytest
+
+from conftest import REPO, run_tfzoo, start_tfzoo
+from pipelines.mlmd import metadata, summary
+
+
+MULTI_PROCESSING = '--direct_running_mode=multi_processing --direct_num_workers=2'
+SDK_WORKER = 'apache_beam.runners.worker.sdk_worker_main'
+
+
+
+
+# --- Beam: multi-processing gives the same outputs ------------------------------------------
+
+def _sdk_workers(process: psutil.Process) -> List[int]:
+  """Pids of Beam SDK worker processes under `process` (multi_processing mode starts them)."""
+  found = []
+  for child in process.children(recursive=True):
+    try:
+      if SDK_WORKER in child.cmdline():  # python -m <it>, not the shell that started it
+        found.append(child.pid)
+    except psutil.Error:
+      pass
+  return found
+
+
+@pytest.fixture(scope='module')
+def two_runs(project, tmp_path_factory):
+  """The classifier pipeline in memory and with BEAM_ARGS=multi_processing, side by side (two
+  work directories), with the Beam worker processes each one started."""
+  runs = {}
+  for mode, extra in (('in_memory', {}), ('multi_processing', {'BEAM_ARGS': MULTI_PROCESSING})):
+    home = str(tmp_path_factory.mktemp(mode))
+    process = start_tfzoo(project, home, 'run', 'classifier', **extra)
+    runs[mode] = {'home': home, 'process': process, 'workers': set(), 'most_at_once': 0}
+  outputs = {mode: [] for mode in runs}
+
+  def drain(mode):  # the pipes must not fill up while we watch the processes
+    outputs[mode].extend(runs[mode]['process'].communicate())
+  threads = [threading.Thread(target=drain, args=(mode,)) for mode in runs]
+  for thread in threads:
+    thread.start()
+  deadline = time.time() + 1800  # generous: a busy 2-core machine took 23 minutes
+  while any(run['process'].poll() is None for run in runs.values()):
+    if time.time() > deadline:
+      for run in runs.values():
+        run['process'].kill()
+      pytest.fail('the two classifier runs did not finish in 30 minutes')
+    for run in runs.values():
+      try:
+        workers = _sdk_workers(psutil.Process(run['process'].pid))
+      except psutil.Error:
+        continue
+      run['workers'].update(workers)
+      run['most_at_once'] = max(run['most_at_once'], len(workers))
+    time.sleep(0.2)
+  for thread in threads:
+    thread.join()
+  for mode, run in runs.items():
+    run['stdout'], run['stderr'] = outputs[mode]
+    assert run['process'].returncode == 0, run['stdout'] + run['stderr']
+    run['summary'] = summary.latest_run(metadata.sqlite_config(
+        os.path.join(run['home'], 'metadata', 'classifier.sqlite')))
+  return runs
+
+
+def _uri(run: dict, node: str, key: str) -> str:
+  [artifact] = run['summary'].component(node).outputs[key]
+  return artifact.uri
+
+
+def _records(directory: str) -> List[str]:
+  """Every tf.Example in the gzipped TFRecord files in `directory`, as sorted canonical JSON
+  (shards, record order and the order a serialized Example lists its features in depend on
+  the worker; the examples themselves must not)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from google.protobuf import json_format  # pylint: disable=g-import-not-at-top
+  files = sorted(glob.glob(os.path.join(directory, '*.gz')))
+  assert files, directory
+  return sorted(json.dumps(json_format.MessageToDict(tf.train.Example.FromString(r.numpy())),
+                           sort_keys=True)
+                for r in tf.data.TFRecordDataset(files, compression_type='GZIP'))
+
+
+def _rounded(value):
+  """A statistics proto as a dict with floats to 9 significant digits (workers merge partial
+  sums in another order)."""
+  if isinstance(value, dict):
+    return {k: _rounded(v) for k, v in value.items()}
+  if isinstance(value, list):
+    return [_rounded(v) for v in value]
+  if isinstance(value, float):
+    return float(f'{value:.9g}')
+  return value
+
+
+def _statistics(uri: str, split: str) -> dict:
+  from google.protobuf import json_format  # pylint: disable=g-import-not-at-top
+  from tensorflow_metadata.proto.v0 import statistics_pb2  # pylint: disable=g-import-not-at-top
+  stats = statistics_pb2.DatasetFeatureStatisticsList()
+  with open(os.path.join(uri, f'Split-{split}', 'FeatureStats.pb'), 'rb') as f:
+    stats.ParseFromString(f.read())
+  stats = _rounded(json_format.MessageToDict(stats))
+  for dataset in stats['datasets']:  # in the order the workers' results were merged
+    dataset['features'].sort(key=lambda feature: feature['path']['step'])
+  return stats
+
+
+def test_multi_processing_really_ran_in_worker_processes(two_runs):
+  multi, in_memory = two_runs['multi_processing'], two_runs['in_memory']
+  # The Beam-based components got the arguments (the pipeline's IR, in the run log)...
+  [log] = glob.glob(os.path.join(multi['home'], 'logs', 'classifier-*.log'))
+  with open(log, encoding='utf-8', errors='replace') as f:
+    text = f.read()
+  assert 'beam_pipeline_args: "--direct_running_mode=multi_processing"' in text
+  assert 'beam_pipeline_args: "--direct_num_workers=2"' in text
+  # ...and Beam used them: SDK worker processes, two at a time, under the multi-processing run
+  # and none under the in-memory one.
+  assert multi['most_at_once'] >= 2, multi['workers']
+  assert in_memory['workers'] == set()
+
+
+def test_multi_processing_gives_the_same_outputs_as_in_memory(two_runs):
+  multi, in_memory = two_runs['multi_processing'], two_runs['in_memory']
+  for split in ('train', 'eval'):
+    # The examples ExampleGen wrote: the six rows in each split, the same records.
+    examples = [_records(os.path.join(_uri(run, 'CsvExampleGen', 'examples'), f'Split-{split}'))
+                for run in (in_memory, multi)]
+    assert len(examples[0]) == 6 and examples[0] == examples[1]
+    # StatisticsGen: counts and values per feature.
+    stats = [_statistics(_uri(run, 'StatisticsGen', 'statistics'), split)
+             for run in (in_memory, multi)]
+    [dataset] = stats[0]['datasets']
+    assert dataset['numExamples'] == '6'
+    assert {f['path']['step'][0] for f in dataset['features']} == {'fur', 'wings', 'species'}
+    assert stats[0] == stats[1]
+    # Transform: the transformed examples.
+    transformed = [_records(os.path.join(_uri(run, 'Transform', 'transformed_examples'),
+                                         f'Split-{split}')) for run in (in_memory, multi)]
+    assert len(transformed[0]) == 6 and transformed[0] == transformed[1]
+  # The transform graph's vocabulary (the label's).
+  vocabularies = []
+  for run in (in_memory, multi):
+    with open(os.path.join(_uri(run, 'Transform', 'transform_graph'), 'transform_fn', 'assets',
+                           'species'), 'rb') as f:
+      vocabularies.append(f.read())
+  assert sorted(vocabularies[0].split()) == [b'bird', b'mammal', b'other']
+  assert vocabularies[0] == vocabularies[1]
+  # The evaluation and the blessing.
+  checks = [[(c.key, c.value, c.passed) for c in run['summary'].metrics]
+            for run in (in_memory, multi)]
+  assert checks[0] == [('sparse_categorical_accuracy', 1.0, True)] == checks[1]
+  assert in_memory['summary'].blessed and multi['summary'].blessed
+  assert in_memory['summary'].pushed_to and multi['summary'].pushed_to
+
+
+def test_malformed_beam_args_are_refused_with_one_line(tmp_path):
+  for command in (['run', 'classifier'], ['compile-kubeflow', 'cnn']):
+    result = run_tfzoo(REPO, str(tmp_path), *command, BEAM_ARGS='--runner="FlinkRunner',
+                       timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == (
+        'tfzoo: BEAM_ARGS=\'--runner="FlinkRunner\': no closing quotation (quote it as in a '
+        "shell, e.g. BEAM_ARGS='--runner=FlinkRunner --flink_master=host:8081')")
+    assert not os.path.exists(tmp_path / 'logs')

@@ -281,7 +281,8 @@ def test_the_cheap_layer_imports_no_tensorflow():
   CSV pre-flight, the CLI's parser and dispatch, the record readers) imports neither
   TensorFlow nor TFX, so a mistyped command answers in well under a second."""
   cheap = ['pipelines.specs', 'pipelines.registry', 'pipelines.paths', 'pipelines.datafile',
-           'pipelines.cli', 'pipelines.cli.parser', 'pipelines.cli.common',
+           'pipelines.cli', 'pipelines.cli.parser', 'pipelines.cli.common', 'pipelines.cli.run',
+           'pipelines.cli.score', 'pipelines.cli.records',
            'pipelines.mlmd.summary', 'pipelines.mlmd.inspection', 'pipelines.mlmd.runlock',
            'pipelines.serving.server', 'pipelines.serving.requests',
            'components.infra_validator.session_loader',

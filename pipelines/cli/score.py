@@ -15,7 +15,7 @@ from components.image_example_gen import images as image_files
 from pipelines import datafile, registry
 from pipelines.cli.common import (EXIT_BAD_DATA, EXIT_OK, EXIT_USAGE, CliError, beam_args,
                                   last_line, run_logged)
-from pipelines.mlmd import inspection, metadata, runlock
+from pipelines.mlmd import inspection, metadata, runlock, summary
 from pipelines.paths import Paths
 from pipelines.scoring import data
 
@@ -44,15 +44,16 @@ def score_command(args: argparse.Namespace) -> int:
   except (image_files.ImageFolderError, datafile.DataFileError) as e:
     raise CliError(f'{e}; nothing was scored', EXIT_BAD_DATA) from None
 
-  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')
-  # TFX's components: imported only for input that passed the checks.
-  from pipelines.scoring import pipeline  # pylint: disable=g-import-not-at-top
   paths = Paths.from_env(args.home)
   try:
-    # Before the lock, so a model never pushed is refused without a file written.
-    model, push = pipeline.pushed_model(paths, spec.name)
+    # Before the lock and before TFX loads, so a model never pushed is refused in one line
+    # without a file written.
+    model, push = _pushed_model(paths, spec.name)
   except (inspection.InspectionError, metadata.MetadataConnectionError) as e:
     raise CliError(f'{e}; nothing was scored') from None
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')
+  # TFX's components: imported only once the input and the model are known to be good.
+  from pipelines.scoring import pipeline  # pylint: disable=g-import-not-at-top
 
   def waiting(pid: str) -> None:
     print(f'tfzoo: a run of {spec.name} is in progress (pid {pid}); waiting for it to finish',
@@ -64,6 +65,16 @@ def score_command(args: argparse.Namespace) -> int:
                            task_args)
   except metadata.MetadataConnectionError as e:
     raise CliError(str(e)) from None
+
+
+def _pushed_model(paths: Paths, pipeline: str):
+  """(Model artifact, PushedModel artifact) of the latest push; InspectionError if none."""
+  [(_, config)] = inspection.stores(paths, pipeline).items()
+  model, push = inspection.pushed_model(summary.open_store(config), pipeline)
+  if not os.path.isdir(model.uri):
+    raise inspection.InspectionError(f'{pipeline}\'s pushed model #{model.id} is gone from '
+                                     f'{model.uri}; run `make run-pipeline MODEL={pipeline}`')
+  return model, push
 
 
 def _score_locked(pipeline, spec: registry.ModelSpec, args: argparse.Namespace, paths: Paths,

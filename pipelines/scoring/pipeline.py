@@ -9,9 +9,8 @@ every prediction.
 from __future__ import annotations
 
 import os
-from typing import List, Tuple
+from typing import List
 
-from ml_metadata.proto import metadata_store_pb2
 from tfx.components.example_gen.csv_example_gen.component import CsvExampleGen
 from tfx.dsl.components.common.importer import Importer
 from tfx.orchestration.pipeline import Pipeline
@@ -21,7 +20,7 @@ from tfx.types import standard_artifacts
 from components.bulk_inferrer import StringOutputBulkInferrer
 from components.image_example_gen.component import ImageExampleGen
 from pipelines import registry
-from pipelines.mlmd import inspection, metadata, summary
+from pipelines.mlmd import metadata, summary
 from pipelines.paths import Paths
 from pipelines.scoring import data
 
@@ -30,17 +29,6 @@ SPLIT = 'score'
 
 def name_of(pipeline: str) -> str:
   return f'{pipeline}_score'
-
-
-def pushed_model(paths: Paths, pipeline: str) -> Tuple[metadata_store_pb2.Artifact,
-                                                        metadata_store_pb2.Artifact]:
-  """(Model artifact, PushedModel artifact) of the latest push; InspectionError if none."""
-  [(_, config)] = inspection.stores(paths, pipeline).items()
-  model, push = inspection.pushed_model(summary.open_store(config), pipeline)
-  if not os.path.isdir(model.uri):
-    raise inspection.InspectionError(f'{pipeline}\'s pushed model #{model.id} is gone from '
-                                     f'{model.uri}; run `make run-pipeline MODEL={pipeline}`')
-  return model, push
 
 
 def create_pipeline(spec: registry.ModelSpec, paths: Paths, model_uri: str, input_base: str,

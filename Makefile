@@ -16,6 +16,8 @@ ARGS ?=
 # make serve / predict: REST_PORT=, GRPC_PORT=.
 INPUT ?=
 # make lineage: VERSION=out/serving/cnn/<version> (default: MODEL's latest push).
+# make rollback: VERSION=<version> as `make versions` lists it, or that folder (default: the
+#   newest blessed version older than the served model).
 VERSION ?=
 # make tensorboard: ALL=1 shows every training run of MODEL side by side.
 ALL ?=
@@ -70,6 +72,13 @@ lineage: $(STAMP) ## what produced MODEL's latest push (or VERSION=out/serving/<
 
 why-not-blessed: $(STAMP) ## the metrics and thresholds that kept MODEL's last model out of serving/
 	@$(VENV)/bin/tfzoo why-not-blessed '$(MODEL)' $(ARGS)
+
+.PHONY: versions rollback
+versions: $(STAMP) ## every pushed version of MODEL: when, which run, its gate metrics, * the one served
+	@$(VENV)/bin/tfzoo versions '$(MODEL)'
+
+rollback: $(STAMP) ## serve an earlier blessed version of MODEL again, as a new highest version (VERSION=; default: the previous model)
+	@$(VENV)/bin/tfzoo rollback '$(MODEL)' $(if $(VERSION),'$(VERSION)')
 
 tensorboard: $(STAMP) ## TensorBoard on MODEL's latest training logs (ALL=1: every run)
 	@$(VENV)/bin/tfzoo tensorboard '$(MODEL)' $(if $(ALL),--all) $(ARGS)

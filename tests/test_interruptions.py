@@ -12,7 +12,7 @@ import types
 
 import pytest
 
-from components.atomic_pusher import INCOMING_PREFIX, executor as push_executor
+from components.atomic_pusher import INCOMING_PREFIX, atomic as push_atomic
 from components.atomic_pusher import push_atomically
 from conftest import REPO, node_states, run_tfzoo, start_tfzoo, versions
 from pipelines.mlmd import metadata as mlmd_metadata, runlock, summary
@@ -101,7 +101,7 @@ def _tree(path):
 def test_push_is_complete_and_two_pushes_in_one_second_are_two_versions(tmp_path, monkeypatch):
   model = _saved_model(tmp_path / 'model')
   base = str(tmp_path / 'serving' / 'cnn')
-  monkeypatch.setattr(push_executor, 'time', types.SimpleNamespace(
+  monkeypatch.setattr(push_atomic, 'time', types.SimpleNamespace(
       time=lambda: 1_700_000_000.5, time_ns=time.time_ns))
   first, v1 = push_atomically(model, base)
   second, v2 = push_atomically(model, base)
@@ -124,7 +124,7 @@ def test_interrupted_push_leaves_no_version_and_is_cleaned_up(tmp_path, monkeypa
                 os.path.join(dst, 'variables'))
     raise KeyboardInterrupt('killed mid-copy')
 
-  monkeypatch.setattr(push_executor.shutil, 'copytree', copy_half_then_die)
+  monkeypatch.setattr(push_atomic.shutil, 'copytree', copy_half_then_die)
   with pytest.raises(KeyboardInterrupt):
     push_atomically(model, base)
   # What TF Serving sees: no version at all (only a hidden, non-numeric folder).

@@ -282,8 +282,9 @@ def test_the_cheap_layer_imports_no_tensorflow():
   TensorFlow nor TFX, so a mistyped command answers in well under a second."""
   cheap = ['pipelines.specs', 'pipelines.registry', 'pipelines.paths', 'pipelines.datafile',
            'pipelines.cli', 'pipelines.cli.parser', 'pipelines.cli.common', 'pipelines.cli.run',
-           'pipelines.cli.score', 'pipelines.cli.records',
+           'pipelines.cli.score', 'pipelines.cli.records', 'pipelines.cli.versions',
            'pipelines.mlmd.summary', 'pipelines.mlmd.inspection', 'pipelines.mlmd.runlock',
+           'pipelines.mlmd.pushes', 'components.atomic_pusher',
            'pipelines.serving.server', 'pipelines.serving.requests',
            'components.infra_validator.session_loader',
            'components.image_example_gen.images', 'components.strict_example_validator',

@@ -1,9 +1,6 @@
 """Pushes a blessed model to `<base>/<version>/` with a single rename."""
 from __future__ import annotations
 
-import os
-import shutil
-import time
 from typing import Any, Dict, List
 
 from absl import logging
@@ -12,38 +9,10 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, path_utils, proto_utils
 
-# TF Serving only loads directories whose name is a number; these are invisible to it.
-INCOMING_PREFIX = '.incoming-'
+from components.atomic_pusher.atomic import push_atomically
+
 # Set on an InfraBlessing whose folder holds the validated model with its warm-up requests.
 WARMUP_MODEL_FLAG = 'has_model'
-
-
-def push_atomically(model_path: str, base_directory: str) -> tuple[str, str]:
-  """Copies `model_path` to `<base>/<version>` atomically; returns (path, version).
-
-  The version is the push time in seconds (TFX's UNIX_TIMESTAMP versioning), moved forward if
-  that number is taken, so a second push within the same second is a new version rather than
-  a silently skipped one. Copies left by an interrupted push are removed first.
-  """
-  os.makedirs(base_directory, exist_ok=True)
-  for name in os.listdir(base_directory):
-    if name.startswith(INCOMING_PREFIX):
-      logging.warning('Removing %s, left by an interrupted push.', name)
-      shutil.rmtree(os.path.join(base_directory, name), ignore_errors=True)
-  incoming = os.path.join(base_directory, f'{INCOMING_PREFIX}{os.getpid()}-{time.time_ns()}')
-  shutil.copytree(model_path, incoming)
-  version = int(time.time())
-  while True:
-    serving_path = os.path.join(base_directory, str(version))
-    try:
-      os.rename(incoming, serving_path)  # atomic; fails if the version exists and isn't empty
-    except OSError:
-      if not os.path.exists(serving_path):
-        shutil.rmtree(incoming, ignore_errors=True)
-        raise
-      version += 1
-      continue
-    return serving_path, str(version)
 
 
 class Executor(tfx_executor.Executor):

@@ -90,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
   kfp.add_argument('--beam-arg', action='append', default=[],
                    help='Beam pipeline argument for the tasks, repeatable (also from $BEAM_ARGS)')
   _score(sub)
+  _versions(sub)
   return parser
 
 
@@ -108,3 +109,20 @@ def _score(sub) -> None:
                      help='Beam pipeline argument, repeatable (also from $BEAM_ARGS)')
   score.add_argument('-v', '--verbose', action='store_true',
                      help='show TF/TFX/Beam logs on the terminal instead of a log file')
+
+
+def _versions(sub) -> None:
+  versions = sub.add_parser(
+      'versions', help="every pushed version of MODEL: when, which run, its gate metrics, and "
+                       "the one TF Serving serves now")
+  versions.add_argument('model', help='model name, e.g. cnn or cnn_fast (see `tfzoo list`)')
+  versions.add_argument('--home', help='work directory (default: $TFZOO_HOME or ./out)')
+  rollback = sub.add_parser(
+      'rollback', help='serve an earlier blessed version again (copied as a new, highest '
+                       'version)')
+  rollback.add_argument('model', help='model name, e.g. cnn or cnn_fast (see `tfzoo list`)')
+  rollback.add_argument('version', nargs='?',
+                        help='the version number to serve (from `tfzoo versions`), or its '
+                             'folder; default: the newest blessed version older than the '
+                             'served model')
+  rollback.add_argument('--home', help='work directory (default: $TFZOO_HOME or ./out)')

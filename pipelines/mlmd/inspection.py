@@ -11,7 +11,7 @@ from typing import Dict, List, Optional, Tuple
 from google.protobuf import json_format
 from ml_metadata.proto import metadata_store_pb2
 
-from pipelines.mlmd import metadata, summary
+from pipelines.mlmd import metadata, pushes, summary
 
 
 class InspectionError(LookupError):
@@ -130,15 +130,7 @@ def pushed_model(store, pipeline: str) -> Tuple[metadata_store_pb2.Artifact,
   return model, push
 
 
-def _producer(store, artifact_id: int) -> Optional[metadata_store_pb2.Execution]:
-  events = [e for e in store.get_events_by_artifact_ids([artifact_id])
-            if e.type in (metadata_store_pb2.Event.OUTPUT,
-                          metadata_store_pb2.Event.DECLARED_OUTPUT)]
-  if not events:
-    return None
-  executions = store.get_executions_by_id([e.execution_id for e in events])
-  # The execution that wrote it (cached executions point at it too, later).
-  return min(executions, key=lambda e: (e.create_time_since_epoch, e.id))
+_producer = pushes.producer
 
 
 def _details(store, execution: metadata_store_pb2.Execution,
@@ -172,12 +164,20 @@ def lineage(pipeline: str, config, version_path: Optional[str] = None) -> str:
   store = summary.open_store(config)
   push = find_push(store, pipeline, version_path)
   pusher = _producer(store, push.id)
+  rollbacks = []
+  while pushes.is_rollback(pusher):  # `tfzoo rollback`'s copy: the lineage of what it copied
+    source = pushes.inputs(store, pusher.id)[pushes.SOURCE_KEY]
+    rollbacks.append(f'{push.custom_properties["pushed_destination"].string_value}  rollback '
+                     f'at {_time(pusher.create_time_since_epoch)} ({pushes.ROLLBACK_TYPE} '
+                     f'#{pusher.id}): the files of version '
+                     f'{push.custom_properties[pushes.ROLLBACK_OF].int_value}')
+    push, pusher = source, _producer(store, source.id)
   run = next(c for c in store.get_contexts_by_execution(pusher.id)
              if c.type_id == store.get_context_type('pipeline_run').id)
   result = summary.summarize(store, run, pipeline)
   types = {t.id: t.name for t in store.get_artifact_types()}
   destination = push.custom_properties['pushed_destination'].string_value
-  lines = [f'{destination}', f'  pipeline {result.pipeline}, run {run.name}']
+  lines = rollbacks + [f'{destination}', f'  pipeline {result.pipeline}, run {run.name}']
   executions = sorted(store.get_executions_by_context(run.id),
                       key=lambda e: (e.create_time_since_epoch, e.id))
   for component, execution in zip(result.components, executions):

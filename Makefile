@@ -73,6 +73,10 @@ lineage: $(STAMP) ## what produced MODEL's latest push (or VERSION=out/serving/<
 why-not-blessed: $(STAMP) ## the metrics and thresholds that kept MODEL's last model out of serving/
 	@$(VENV)/bin/tfzoo why-not-blessed '$(MODEL)' $(ARGS)
 
+.PHONY: report
+report: $(STAMP) ## HTML pages of every pipeline's runs, data, training, gates, pictures (MODEL= for one)
+	@$(VENV)/bin/tfzoo report $(if $(filter command line,$(origin MODEL)),'$(MODEL)')
+
 .PHONY: versions rollback
 versions: $(STAMP) ## every pushed version of MODEL: when, which run, its gate metrics, * the one served
 	@$(VENV)/bin/tfzoo versions '$(MODEL)'

@@ -96,13 +96,16 @@ def eval_config(spec: registry.ModelSpec) -> tfma.EvalConfig:
     # The change threshold compares candidate - baseline; allow a tiny slack so an identical
     # retrain is not refused for float noise.
     slack = max(gate.max_regression, 1e-9)
+    threshold = tfma.MetricThreshold(
+        value_threshold=tfma.GenericValueThreshold(**bound),
+        change_threshold=tfma.GenericChangeThreshold(
+            direction=direction,
+            absolute={'value': -slack if gate.higher_is_better else slack}))
+    # On the overall slice only: a MetricConfig's plain `threshold` would gate every slice.
     metrics.append(tfma.MetricConfig(
         class_name=gate.metric,
-        threshold=tfma.MetricThreshold(
-            value_threshold=tfma.GenericValueThreshold(**bound),
-            change_threshold=tfma.GenericChangeThreshold(
-                direction=direction,
-                absolute={'value': -slack if gate.higher_is_better else slack}))))
+        per_slice_thresholds=[tfma.PerSliceMetricThreshold(
+            slicing_specs=[tfma.SlicingSpec()], threshold=threshold)]))
   prediction_key = 'probabilities' if spec.task == 'classification' else spec.label
   if spec.label_via_transform:
     model_spec = tfma.ModelSpec(
@@ -111,9 +114,15 @@ def eval_config(spec: registry.ModelSpec) -> tfma.EvalConfig:
   else:
     model_spec = tfma.ModelSpec(signature_name='serving_default', label_key=spec.label,
                                 prediction_key=prediction_key)
+  slicing_specs = [tfma.SlicingSpec()]
+  if spec.task == 'classification':
+    # Per class: the gate metrics on each label value's slice (a class's recall), and the
+    # confusion matrix the report draws.
+    slicing_specs.append(tfma.SlicingSpec(feature_keys=[spec.label]))
+    metrics.append(tfma.MetricConfig(class_name='MultiClassConfusionMatrixPlot'))
   return tfma.EvalConfig(
       model_specs=[model_spec],
-      slicing_specs=[tfma.SlicingSpec()],
+      slicing_specs=slicing_specs,
       metrics_specs=[tfma.MetricsSpec(metrics=metrics)])
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from pipelines.bench import command, common, latency, measure, plain, runs, table
+from pipelines.serving.server import latest_version_dir
 
 MB = 2 ** 20
 
@@ -118,7 +119,7 @@ def test_time_calls_warms_up_then_times_each_call():
 
 @pytest.fixture(scope='module')
 def tiny_serving_dir(tmp_path_factory):
-  """serving/cnn/<version>/: a SavedModel with `serving_raw` taking images float32 [N, 28, 28]."""
+  """serving/ holding cnn/<version>/: a SavedModel with `serving_raw` taking images float32 [N, 28, 28]."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   module = tf.Module()
   module.w = tf.Variable(tf.random.stateless_normal([784, 10], seed=[1, 2]))
@@ -133,12 +134,12 @@ def tiny_serving_dir(tmp_path_factory):
                       signatures={'serving_raw': serving_raw})
   shutil.copytree(os.path.join(root, 'cnn', '1700000100'), os.path.join(root, 'cnn', '1700000000'))
   os.makedirs(os.path.join(root, 'cnn', '1800000000'))  # no saved_model.pb: not a version
-  return os.path.join(root, 'cnn')
+  return root
 
 
 def test_latency_loop_on_a_tiny_saved_model(tiny_serving_dir):
-  version_dir = latency.latest_version_dir(tiny_serving_dir)
-  assert version_dir == os.path.join(tiny_serving_dir, '1700000100')
+  version_dir = latest_version_dir(tiny_serving_dir, 'cnn')
+  assert version_dir == os.path.join(tiny_serving_dir, 'cnn', '1700000100')
   images = np.arange(3 * 28 * 28, dtype=np.float32).reshape(3, 28, 28) % 256
   result = latency.serving_latency(version_dir, calls=300, images=images, warmup=10)
   assert result['signature'] == 'serving_raw' and result['warmup_calls'] == 10
@@ -153,7 +154,7 @@ def test_latency_loop_on_a_tiny_saved_model(tiny_serving_dir):
 
 def test_latency_inputs_repeat_the_given_images(tiny_serving_dir):
   from components.infra_validator.session_loader import ServingSession  # pylint: disable=g-import-not-at-top
-  with ServingSession(latency.latest_version_dir(tiny_serving_dir)) as session:
+  with ServingSession(latest_version_dir(tiny_serving_dir, 'cnn')) as session:
     declared = session.input_specs('serving_raw')
   images = np.stack([np.full([28, 28], v, np.float32) for v in (0, 100, 255)])
   batch = latency.signature_inputs(declared, 5, images)['images']

@@ -13,6 +13,7 @@ import tensorflow_model_analysis as tfma
 
 from conftest import REPO
 from pipelines import cache_keys, factory, paths, registry, specs
+from pipelines.artifacts import evaluation
 from pipelines.mlmd import summary
 from pipelines.paths import Paths
 
@@ -48,16 +49,25 @@ def test_eval_config_gates_value_and_change():
   assert model_spec.label_key == 'y_xf'
   assert list(model_spec.preprocessing_function_names) == ['transform_features']
   [mse] = [m for m in config.metrics_specs[0].metrics if m.class_name == 'MeanSquaredError']
-  assert mse.threshold.value_threshold.upper_bound.value == pytest.approx(1e-3)
-  assert mse.threshold.change_threshold.direction == tfma.MetricDirection.LOWER_IS_BETTER
-  assert mse.threshold.change_threshold.absolute.value == pytest.approx(1e-3)
+  [mse_gate] = mse.per_slice_thresholds
+  assert list(mse_gate.slicing_specs) == [tfma.SlicingSpec()]  # the overall slice only
+  assert mse_gate.threshold.value_threshold.upper_bound.value == pytest.approx(1e-3)
+  assert mse_gate.threshold.change_threshold.direction == tfma.MetricDirection.LOWER_IS_BETTER
+  assert mse_gate.threshold.change_threshold.absolute.value == pytest.approx(1e-3)
+  assert list(config.slicing_specs) == [tfma.SlicingSpec()]
 
   classifier = factory.eval_config(registry.get_spec('classifier'))
   [acc] = [m for m in classifier.metrics_specs[0].metrics
            if m.class_name == 'SparseCategoricalAccuracy']
-  assert acc.threshold.value_threshold.lower_bound.value == 1.0
-  assert acc.threshold.change_threshold.direction == tfma.MetricDirection.HIGHER_IS_BETTER
-  assert -1e-6 < acc.threshold.change_threshold.absolute.value < 0
+  [acc_gate] = acc.per_slice_thresholds
+  assert list(acc_gate.slicing_specs) == [tfma.SlicingSpec()]
+  assert acc_gate.threshold.value_threshold.lower_bound.value == 1.0
+  assert acc_gate.threshold.change_threshold.direction == tfma.MetricDirection.HIGHER_IS_BETTER
+  assert -1e-6 < acc_gate.threshold.change_threshold.absolute.value < 0
+  # Classifiers are also evaluated per class, with the confusion matrix.
+  assert [list(s.feature_keys) for s in classifier.slicing_specs] == [[], ['species']]
+  assert 'MultiClassConfusionMatrixPlot' in [
+      m.class_name for m in classifier.metrics_specs[0].metrics]
 
 
 def test_pipeline_has_the_components_in_order(tmp_path):
@@ -248,11 +258,11 @@ def test_cli_lists_models():
 
 
 def test_metric_names_follow_tfma():
-  assert summary._metric_name('SparseCategoricalAccuracy') == 'sparse_categorical_accuracy'
-  assert summary._metric_name('MeanSquaredError') == 'mean_squared_error'
+  assert evaluation.metric_name('SparseCategoricalAccuracy') == 'sparse_categorical_accuracy'
+  assert evaluation.metric_name('MeanSquaredError') == 'mean_squared_error'
   for spec in registry.REGISTRY.values():
     for gate in spec.gates:
-      assert summary._metric_name(gate.metric) == gate.key
+      assert evaluation.metric_name(gate.metric) == gate.key
 
 
 def test_components_depend_on_nothing_command_line_side():

@@ -116,13 +116,3 @@ def mnist_test_images(manual_dir: Optional[str], data_dir: Optional[str], count:
                                    batch_size=-1, download=False))
     return data['image'].reshape(-1, 28, 28).astype(np.float32)
   return None
-
-
-def latest_version_dir(serving_dir: str) -> Optional[str]:
-  """The newest pushed version under serving/<model>/ (a numbered folder with a graph)."""
-  if not os.path.isdir(serving_dir):
-    return None
-  versions = sorted(int(v) for v in os.listdir(serving_dir)
-                    if v.isdigit() and os.path.isfile(os.path.join(serving_dir, v,
-                                                                   'saved_model.pb')))
-  return os.path.join(serving_dir, str(versions[-1])) if versions else None

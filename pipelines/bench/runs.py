@@ -17,7 +17,8 @@ from typing import Any, Dict, Optional
 from pipelines import registry
 from pipelines.bench.common import (BenchError, MARKER, MB, MNIST, MNIST_FILES, SET_HERE,
                                     mnist_prepared)
-from pipelines.bench.latency import latest_version_dir, mnist_test_images, serving_latency
+from pipelines.bench.latency import mnist_test_images, serving_latency
+from pipelines.serving.server import ServingError, latest_version_dir
 from pipelines.bench.measure import run_measured
 from pipelines.bench import table
 from pipelines.paths import PROJECT_ROOT
@@ -206,10 +207,10 @@ def bench_model(model: str, home: str, tfds_data_dir: str,
 
 def bench_latency(model: str, home: str, calls: int, manual_dir: Optional[str],
                   tfds_data_dir: str) -> Dict[str, Any]:
-  serving_dir = os.path.join(home, model, 'serving', model)
-  version_dir = latest_version_dir(serving_dir)
-  if version_dir is None:
-    raise BenchError(f'nothing pushed under {serving_dir}: no model to time')
+  try:
+    version_dir = latest_version_dir(os.path.join(home, model, 'serving'), model)
+  except ServingError as e:
+    raise BenchError(f'no model to time: {e}') from None
   table.progress(f'{model}: served-model latency, {calls} calls per batch size')
   started = time.perf_counter()
   images = mnist_test_images(manual_dir, tfds_data_dir)

@@ -8,6 +8,7 @@
   tfzoo runs [MODEL]              every run, each component executed/cached/failed
   tfzoo lineage MODEL|VERSION_DIR what produced a pushed model, with URIs
   tfzoo why-not-blessed MODEL     the metrics and thresholds that refused a model
+  tfzoo report [MODEL]            HTML pages of every pipeline under $TFZOO_HOME/reports/
   tfzoo versions MODEL            every pushed version, its run and gate metrics, the served one
   tfzoo rollback MODEL [VERSION]  serve an earlier blessed version again (as a new version)
   tfzoo tensorboard MODEL [--all] TensorBoard on the training logs
@@ -38,6 +39,7 @@ COMMANDS = {
     'runs': ('records', 'records_command'),
     'lineage': ('records', 'records_command'),
     'why-not-blessed': ('records', 'records_command'),
+    'report': ('report', 'report_command'),
     'versions': ('versions', 'versions_command'),
     'rollback': ('versions', 'rollback_command'),
     'tensorboard': ('records', 'records_command'),

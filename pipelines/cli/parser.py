@@ -70,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="why a run's model was not pushed: metrics against thresholds")
   why.add_argument('model')
   why.add_argument('--run', help='run id (default: the latest run that pushed nothing)')
+  report = sub.add_parser('report', parents=[home],
+                          help='static HTML pages of every pipeline (or MODEL): runs, data, '
+                               'training, evaluation, pictures, model card')
+  report.add_argument('model', nargs='?', help='one pipeline (e.g. cnn or cnn_fast); default all')
   board = sub.add_parser('tensorboard', parents=[home], help="TensorBoard on a model's training logs")
   board.add_argument('model')
   board.add_argument('--all', action='store_true', help='every training run side by side')

@@ -12,7 +12,7 @@ from components.strict_example_validator.errors import DataAnomaliesError
 from pipelines import datafile, registry
 from pipelines.cli.common import (EXIT_BAD_DATA, EXIT_FAILED, EXIT_NOT_BLESSED, EXIT_OK,
                                   EXIT_USAGE, CliError, beam_args, last_line, run_logged)
-from pipelines.mlmd import metadata, runlock, summary
+from pipelines.mlmd import manifest, metadata, runlock, summary
 from pipelines.paths import Paths
 
 
@@ -121,7 +121,9 @@ def _run_locked(spec: registry.ModelSpec, args: argparse.Namespace, paths: Paths
         spec, paths, beam_args=beam_args(args), data_path=data_path,
         train_steps=args.train_steps, gates=gates, tfds_manual_dir=manual_dir))
 
+  produced_by = manifest.build(spec.module_file)
   error = run_logged(log_path, args.verbose, 'pipeline', run_pipeline)
+  _record_manifest(spec, paths, started, produced_by)
   result = (summary.latest_run(metadata.connection_config(paths, spec.name), spec.name)
             if metadata.has_store(paths, spec.name) else None)
   if result is not None:
@@ -129,6 +131,17 @@ def _run_locked(spec: registry.ModelSpec, args: argparse.Namespace, paths: Paths
   print(f'tfzoo: {spec.name} pipeline took {time.time() - started:.1f} s')
   return _outcome(spec, result, error, data_path,
                   '' if args.verbose else f' (full log: {log_path})')
+
+
+def _record_manifest(spec: registry.ModelSpec, paths: Paths, started: float,
+                     produced_by: dict) -> None:
+  """The manifest on the run this command started (none if it failed before TFX made one)."""
+  if not metadata.has_store(paths, spec.name):
+    return
+  store = metadata.open_store(metadata.connection_config(paths, spec.name, read_only=False))
+  runs = summary.run_contexts(store, spec.name)
+  if runs and runs[-1].create_time_since_epoch >= int(started * 1000) - 1000:
+    manifest.record(store, runs[-1], produced_by)
 
 
 def _outcome(spec: registry.ModelSpec, result: Optional[summary.RunSummary],

@@ -11,7 +11,7 @@ from typing import Dict, List, Optional, Tuple
 from google.protobuf import json_format
 from ml_metadata.proto import metadata_store_pb2
 
-from pipelines.mlmd import metadata, pushes, summary
+from pipelines.mlmd import manifest, metadata, pushes, summary
 
 
 class InspectionError(LookupError):
@@ -91,6 +91,7 @@ def format_runs(pipeline: str, config) -> str:
                  f'  components {took:.1f} s  {run_outcome(run)}')
     lines.append('    ' + ', '.join(f'{c.node} {c.state} {c.seconds:.1f} s'
                                     for c in run.components))
+    lines.append(f'    produced by: {manifest.describe(manifest.read(context))}')
   return '\n'.join(lines) if lines else f'{pipeline}: no runs recorded'
 
 
@@ -177,7 +178,8 @@ def lineage(pipeline: str, config, version_path: Optional[str] = None) -> str:
   result = summary.summarize(store, run, pipeline)
   types = {t.id: t.name for t in store.get_artifact_types()}
   destination = push.custom_properties['pushed_destination'].string_value
-  lines = rollbacks + [f'{destination}', f'  pipeline {result.pipeline}, run {run.name}']
+  lines = rollbacks + [f'{destination}', f'  pipeline {result.pipeline}, run {run.name}',
+                       f'  produced by: {manifest.describe(manifest.read(run))}']
   executions = sorted(store.get_executions_by_context(run.id),
                       key=lambda e: (e.create_time_since_epoch, e.id))
   for component, execution in zip(result.components, executions):

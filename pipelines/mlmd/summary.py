@@ -17,8 +17,10 @@ from ml_metadata import errors
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
+from pipelines.artifacts import evaluation
 from pipelines.mlmd import metadata
 
+EXECUTION_RESULT = '__execution_result__'  # TFX's (tfx/orchestration/portable/mlmd/execution_lib)
 _STATES = {
     metadata_store_pb2.Execution.COMPLETE: 'executed',
     metadata_store_pb2.Execution.CACHED: 'cached',
@@ -35,14 +37,11 @@ class ComponentRun:
   state: str
   seconds: float
   outputs: Dict[str, List[metadata_store_pb2.Artifact]]
+  started: float = 0.0  # seconds since the epoch
+  error: str = ''  # a failed execution's message, its last line
 
 
-@dataclasses.dataclass
-class MetricCheck:
-  key: str
-  value: Optional[float]
-  threshold: str
-  passed: bool
+MetricCheck = evaluation.Gate  # a gate's value, threshold and verdict
 
 
 @dataclasses.dataclass
@@ -162,6 +161,19 @@ def _outputs(store, execution_id: int) -> Dict[str, List[metadata_store_pb2.Arti
   return outputs
 
 
+def _error(execution: metadata_store_pb2.Execution) -> str:
+  """The last line of the message TFX's launcher recorded for a failed execution."""
+  recorded = execution.custom_properties.get(EXECUTION_RESULT)
+  if recorded is None or execution.last_known_state != metadata_store_pb2.Execution.FAILED:
+    return ''
+  try:
+    message = json.loads(recorded.string_value).get('resultMessage', '')
+  except ValueError:
+    return ''
+  lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+  return lines[-1] if lines else ''
+
+
 def summarize(store: metadata_store.MetadataStore, run: metadata_store_pb2.Context,
               pipeline: Optional[str] = None) -> RunSummary:
   node_type = store.get_context_type('node')
@@ -175,7 +187,8 @@ def summarize(store: metadata_store.MetadataStore, run: metadata_store_pb2.Conte
       state = 'resolved'  # a resolver looks artifacts up; it has nothing to cache
     components.append(ComponentRun(
         node=node_name(store, e.id, node_type.id), state=state,
-        seconds=seconds, outputs=_outputs(store, e.id)))
+        seconds=seconds, outputs=_outputs(store, e.id),
+        started=e.create_time_since_epoch / 1000, error=_error(e)))
   pipeline = pipeline or next((c.name for c in store.get_contexts_by_type('pipeline')), '?')
   summary = RunSummary(pipeline=pipeline, run_id=run.name, components=components, metrics=[],
                        blessed=None, pushed_to=None)
@@ -226,7 +239,7 @@ def latest_run(config, pipeline: Optional[str] = None) -> Optional[RunSummary]:
 QUALITY_METRICS_FILE = quality_keys.METRICS_FILE  # components/quality_evaluator writes it
 
 
-def _quality_result(evaluation_uri: str) -> Optional[dict]:
+def quality_result(evaluation_uri: str) -> Optional[dict]:
   path = os.path.join(evaluation_uri, QUALITY_METRICS_FILE)
   if not os.path.exists(path):
     return None
@@ -236,65 +249,17 @@ def _quality_result(evaluation_uri: str) -> Optional[dict]:
 
 def quality_samples(evaluation_uri: str) -> Dict[str, str]:
   """What a QualityEvaluator recorded the model answering (e.g. each word's translation)."""
-  result = _quality_result(evaluation_uri)
+  result = quality_result(evaluation_uri)
   return dict(result.get('samples') or {}) if result else {}
 
 
 def gate_checks(evaluation_uri: str) -> List[MetricCheck]:
   """Each thresholded metric of the overall slice: its value, its thresholds, and whether the
   Evaluator's validation passed it (the same result that decided the blessing)."""
-  quality = _quality_result(evaluation_uri)
+  quality = quality_result(evaluation_uri)
   if quality is not None:  # QualityEvaluator: the checks it made, as it made them
+    baseline = quality.get('baseline_metrics') or {}
     return [MetricCheck(key=g['key'], value=g['value'], threshold=g['threshold'],
-                        passed=g['passed']) for g in quality['gates']]
-  import tensorflow_model_analysis as tfma  # pylint: disable=g-import-not-at-top
-
-  eval_result = tfma.load_eval_result(evaluation_uri)
-  overall = next((m for s, m in eval_result.slicing_metrics if not s), {})
-  values: Dict[str, float] = {}
-  for sub_keys in overall.values():  # output name -> sub key -> metric name -> value
-    for by_name in sub_keys.values():
-      for name, value in by_name.items():
-        if 'doubleValue' in value:
-          values[name] = value['doubleValue']
-
-  validation = tfma.load_validation_result(evaluation_uri)
-  failures = {}
-  for per_slice in validation.metric_validations_per_slice:
-    for failure in per_slice.failures:
-      failures.setdefault(failure.metric_key.name, []).append(failure)
-
-  checks = []
-  for metrics_spec in eval_result.config.metrics_specs:
-    for metric in metrics_spec.metrics:
-      if not metric.HasField('threshold'):
-        continue
-      name = _metric_name(metric.class_name)
-      checks.append(MetricCheck(
-          key=name, value=values.get(name), threshold=_describe(metric.threshold),
-          passed=name not in failures))
-  return checks
-
-
-def _metric_name(class_name: str) -> str:
-  """TFMA names a metric by its Keras config name: SparseCategoricalAccuracy ->
-  sparse_categorical_accuracy."""
-  out = []
-  for i, ch in enumerate(class_name):
-    if ch.isupper() and i and not class_name[i - 1].isupper():
-      out.append('_')
-    out.append(ch.lower())
-  return ''.join(out)
-
-
-def _describe(threshold) -> str:
-  parts = []
-  value = threshold.value_threshold
-  if value.HasField('lower_bound'):
-    parts.append(f'>= {value.lower_bound.value:g}')
-  if value.HasField('upper_bound'):
-    parts.append(f'<= {value.upper_bound.value:g}')
-  change = threshold.change_threshold
-  if change.HasField('absolute'):
-    parts.append(f'change vs blessed baseline {change.absolute.value:+g}')
-  return ', '.join(parts)
+                        passed=g['passed'], baseline=baseline.get(g['key']))
+            for g in quality['gates']]
+  return evaluation.load(evaluation_uri).gates

@@ -12,13 +12,16 @@ import contextlib
 import glob
 import os
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from components.infra_validator.session_loader import ServingSession
-from conftest import node_states, run_tfzoo, serving_snapshot, start_tfzoo, versions
+from conftest import (node_states, run_tfzoo, serving_snapshot, start_tfzoo, tfzoo_env,
+                      versions)
 from serving_helpers import every_signature, serialized_examples
 
 ANIMALS = [(0, 0, b'other'), (1, 0, b'mammal'), (1, 1, b'bird'),
@@ -154,7 +157,12 @@ def test_runs_lists_the_four_runs_from_ml_metadata(project, home):
   assert heads[1].endswith(f'pushed {first} (cached)')
   assert heads[2].endswith('not blessed')
   assert heads[3].endswith(f'pushed {last}')
-  details = [line for line in lines if line.startswith('    ')]
+  details = [line for line in lines if line.startswith('    ')
+             and not line.startswith('    produced by: ')]
+  produced = [line for line in lines if line.startswith('    produced by: ')]
+  assert len(produced) == 4, lines  # each run's manifest (this copy is not a git checkout)
+  assert all('not a git checkout' in line and 'TFX 1.16.0' in line and 'TF 2.16.2' in line
+             and 'seed 42' in line for line in produced), produced
   assert 'Trainer executed' in details[0] and 'Trainer cached' in details[1]
   assert 'Evaluator executed' in details[2] and 'Pusher executed' in details[2]
 
@@ -287,3 +295,89 @@ def test_two_pipelines_at_once_dnn_and_linear(project, tmp_path):
   np.testing.assert_allclose(answers['serving_raw']['y'], [5.0, 2.5], atol=0.05)
   np.testing.assert_allclose(answers['serving_default']['y'], [5.0, 2.5], atol=0.05)
   assert answers['transform_features']['y_xf'].reshape(-1).tolist() == [5.0]
+
+
+def test_report_of_every_run_in_a_browser(project, home, tmp_path):
+  """A run stopped by bad data is added; then `tfzoo report` from a fresh process, its pages
+  opened in chromium, and the figures on them compared with what TFX's own readers say."""
+  import tensorflow_data_validation as tfdv  # pylint: disable=g-import-not-at-top
+  import tensorflow_model_analysis as tfma  # pylint: disable=g-import-not-at-top
+  from ml_metadata.metadata_store import metadata_store  # pylint: disable=g-import-not-at-top
+  from ml_metadata.proto import metadata_store_pb2  # pylint: disable=g-import-not-at-top
+  import browser  # pylint: disable=g-import-not-at-top
+
+  bad = tmp_path / 'fish.csv'
+  bad.write_text('fur,wings,species\n0,0,other\n1,0,fish\n1,1,bird\n')
+  result = run_tfzoo(project, home, 'run', 'classifier', '--data', str(bad))
+  assert result.returncode == 4, result.stdout + result.stderr
+
+  result = run_tfzoo(project, home, 'report')
+  assert result.returncode == 0, result.stdout + result.stderr
+  took = float(re.search(r'report written in ([\d.]+) s', result.stdout).group(1))
+  assert took <= 5.0, result.stdout
+  reports = os.path.join(home, 'reports')
+  assert result.stdout.strip().endswith(f'file://{reports}/index.html')
+  pages = [os.path.join(reports, 'index.html'), os.path.join(reports, 'classifier', 'index.html'),
+           os.path.join(reports, 'cnn', 'index.html')]
+  loaded = browser.load_pages(pages)
+  for page in loaded.values():
+    browser.assert_clean(page)
+  index, classifier, never_run = (loaded[p] for p in pages)
+
+  # What ML Metadata and TFX's own readers say.
+  metadata, serving = _paths(home, 'classifier')
+  config = metadata_store_pb2.ConnectionConfig()
+  config.sqlite.filename_uri = metadata
+  config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+  store = metadata_store.MetadataStore(config)
+  pushed = [a for a in store.get_artifacts_by_type('PushedModel')
+            if a.custom_properties['pushed'].int_value]
+  latest_push = max(pushed, key=lambda a: a.id)
+  served = os.path.basename(latest_push.custom_properties['pushed_destination'].string_value)
+  assert served == versions(serving)[-1]
+  evaluations = sorted(store.get_artifacts_by_type('ModelEvaluation'), key=lambda a: a.id)
+  accuracy = next(m['sparse_categorical_accuracy']['doubleValue'] for s, by_output in
+                  tfma.load_eval_result(evaluations[-1].uri).slicing_metrics if not s
+                  for m in [by_output['']['']])
+  [statistics] = [a for a in store.get_artifacts_by_type('ExampleStatistics')
+                  if os.path.isdir(a.uri)][-1:]
+  rows = {split: tfdv.load_stats_binary(os.path.join(statistics.uri, f'Split-{split}',
+                                                     'FeatureStats.pb')).datasets[0].num_examples
+          for split in ('train', 'eval')}
+  run_ids = sorted(c.name for c in store.get_contexts_by_type('pipeline_run'))
+
+  [(version, _)] = [v for v in index.data['data-served-version']]
+  assert version == served  # the index shows the classifier's served version...
+  assert [float(v) for v, _ in index.data['data-gate-value']] == [accuracy]  # ...and its gate
+  assert sorted(v for v, _ in classifier.data['data-run-id']) == run_ids  # every run
+  assert len(run_ids) == 6  # first, cached, impossible gate, code change, unservable, bad data
+  assert [(v, text) for v, text in classifier.data['data-failed-node']] == [
+      ('ExampleValidator', next(text for _, text in classifier.data['data-failed-node']))]
+  failure = classifier.data['data-failed-node'][0][1]
+  assert failure.startswith('ExampleValidator failed: ') and 'fish' in failure, failure
+  # The latest run stopped at the validator: its statistics are the bad file's, 2 + 1 rows.
+  assert {v: int(text) for v, text in classifier.data['data-rows']} == rows
+  assert sum(rows.values()) == 3 * 2
+  assert never_run.data['data-never-run'] and not never_run.data['data-run-id']
+
+
+def test_inspection_commands_answer_without_tensorflow(project, home):
+  """runs, lineage, why-not-blessed, versions and report read ML Metadata and the artifacts'
+  protos: none of them imports TensorFlow or TFMA, and each answers within a second."""
+  code = ('import sys, time\n'
+          'from pipelines.cli import main\n'
+          'for argv in (["runs", "classifier"], ["lineage", "classifier"], '
+          '["why-not-blessed", "classifier"], ["versions", "classifier"], ["report"]):\n'
+          '  started = time.perf_counter()\n'
+          '  assert main(argv) == 0, argv\n'
+          '  print("TOOK", argv[0], time.perf_counter() - started, file=sys.stderr)\n'
+          'print("HEAVY", sorted(m for m in ("tensorflow", "tensorflow_model_analysis", "tfx") '
+          'if m in sys.modules), file=sys.stderr)\n')
+  result = subprocess.run([sys.executable, '-c', code], cwd=project, capture_output=True,
+                          text=True, env=tfzoo_env(project, home), timeout=120)
+  assert result.returncode == 0, result.stdout + result.stderr
+  assert 'HEAVY []' in result.stderr, result.stderr
+  took = {m.group(1): float(m.group(2))
+          for m in re.finditer(r'TOOK (\S+) ([\d.]+)', result.stderr)}
+  assert set(took) == {'runs', 'lineage', 'why-not-blessed', 'versions', 'report'}
+  assert max(took.values()) < 1.0, took

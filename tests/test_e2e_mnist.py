@@ -2,6 +2,7 @@
 Evaluator) and for the autoencoder (QualityEvaluator)."""
 from __future__ import annotations
 
+import glob
 import os
 import re
 
@@ -77,6 +78,35 @@ def test_cnn_fast_pipeline_from_tfds_to_serving(project, tmp_path, tfds_data_dir
     assert answer.returncode == 0, answer.stdout + answer.stderr
     best = int(expected.argmax())
     assert f': {best} (probability {expected[best]:.3f}' in answer.stdout, answer.stdout
+
+  # The report's page, in a browser: the Evaluator's per-digit accuracy and confusion matrix
+  # (as TFMA's own reader reads them), the label distribution, the Trainer's picture.
+  check_report_page(project, home, 'cnn_fast')
+
+
+def check_report_page(project: str, home: str, pipeline: str) -> None:
+  import tensorflow_model_analysis as tfma  # pylint: disable=g-import-not-at-top
+  import browser  # pylint: disable=g-import-not-at-top
+  result = run_tfzoo(project, home, 'report', pipeline)
+  assert result.returncode == 0, result.stdout + result.stderr
+  page = os.path.join(home, 'reports', pipeline, 'index.html')
+  [loaded] = browser.load_pages([page]).values()
+  browser.assert_clean(loaded)
+  assert len(loaded.images) == 1  # the Trainer's picture, inlined
+  [evaluation] = glob.glob(os.path.join(home, 'pipelines', pipeline, 'Evaluator', 'evaluation',
+                                        '*'))
+  by_slice = {s: m['']['']for s, m in tfma.load_eval_result(evaluation).slicing_metrics}
+  per_digit = {str(dict(s)['label']): m['sparse_categorical_accuracy']['doubleValue']
+               for s, m in by_slice.items() if s}
+  assert sorted(per_digit, key=int) == [str(d) for d in range(10)]
+  shown = {label: float(text) for label, text in loaded.data['data-class']}
+  assert shown == pytest.approx(per_digit, abs=5e-7)  # printed with 6 significant digits
+  assert [float(v) for _, v in loaded.data['data-gate']] == pytest.approx(
+      [by_slice[()]['sparse_categorical_accuracy']['doubleValue']], abs=5e-7)
+  assert {v: int(t) for v, t in loaded.data['data-rows']} == {'train': 2000, 'eval': 1000}
+  html = open(page, encoding='utf-8').read()
+  cells = [float(c) for c in re.findall(r'predicted [^:<]+: ([\d.]+)</title>', html)]
+  assert len(cells) == 100 and sum(cells) == 1000  # every eval image in the matrix once
 
 
 def test_autoencoder_fast_pipeline_is_gated_by_the_quality_evaluator(

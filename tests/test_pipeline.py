@@ -298,7 +298,9 @@ def test_the_cheap_layer_imports_no_tensorflow():
            'pipelines.serving.server', 'pipelines.serving.requests',
            'components.infra_validator.session_loader',
            'components.image_example_gen.images', 'components.strict_example_validator',
-           'components.quality_evaluator']
+           'components.quality_evaluator', 'pipelines.cli.report', 'pipelines.report',
+           'pipelines.artifacts.evaluation', 'pipelines.artifacts.data',
+           'pipelines.artifacts.training', 'pipelines.mlmd.manifest']
   code = ('import sys\n' + ''.join(f'import {m}\n' for m in cheap) +
           'print(sorted(m for m in ("tensorflow", "tfx", "tensorflow_model_analysis") '
           'if m in sys.modules))')

@@ -62,9 +62,8 @@ class Executor(tfx_executor.Executor):
     if problems:
       # De-duplicate a problem both splits share (the CSV models read one file twice).
       unique = list(dict.fromkeys(p.rsplit(' [', 1)[0] for p in problems))
-      where = output_dict['anomalies'][0].uri
-      raise DataAnomaliesError(
-          f'data does not match the schema: {"; ".join(unique)} (anomalies: {where})')
+      # No path in the message: TFX deletes a failed execution's outputs.
+      raise DataAnomaliesError(f'data does not match the schema: {"; ".join(unique)}')
     return result
 
   def _Validate(self, inputs: Dict[str, Any], outputs: Dict[str, Any]):

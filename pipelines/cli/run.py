@@ -9,6 +9,9 @@ import time
 from typing import List, Optional
 
 from components.strict_example_validator.errors import DataAnomaliesError
+from components.tfds_example_gen import TfdsExampleGenError, download
+from ml_metadata.proto import metadata_store_pb2
+
 from pipelines import datafile, registry
 from pipelines.cli.common import (EXIT_BAD_DATA, EXIT_FAILED, EXIT_NOT_BLESSED, EXIT_OK,
                                   EXIT_USAGE, CliError, beam_args, last_line, run_logged)
@@ -72,6 +75,8 @@ def run_command(args: argparse.Namespace) -> int:
   manual_dir = os.path.abspath(args.tfds_manual_dir) if args.tfds_manual_dir else None
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')
   paths = Paths.from_env(args.home)
+  if isinstance(spec.source, registry.TfdsSource) and not manual_dir:
+    _check_tfds_download(spec.source.dataset, paths.tfds_data_dir())
 
   def waiting(pid: str) -> None:
     print(f'tfzoo: another run of {spec.name} is in progress (pid {pid}); waiting for it to '
@@ -82,6 +87,18 @@ def run_command(args: argparse.Namespace) -> int:
       return _run_locked(spec, args, paths, data_path, gates, manual_dir)
   except metadata.MetadataConnectionError as e:
     raise CliError(str(e)) from None
+
+
+def _check_tfds_download(dataset: str, data_dir: str) -> None:
+  """If TFDS would download the dataset, asks its hosts first (a few seconds; TFDS's own
+  retries take minutes offline): unreachable, the run stops here, before anything is written,
+  with the files --tfds-manual-dir needs. TfdsExampleGen asks again before it downloads."""
+  files = download.needs_download(dataset, data_dir)
+  if files:
+    try:
+      download.check_reachable(dataset, files, remedy=download.CLI_REMEDY)
+    except TfdsExampleGenError as e:
+      raise CliError(str(e)) from None
 
 
 def _resume(spec: registry.ModelSpec, paths: Paths) -> None:
@@ -123,7 +140,7 @@ def _run_locked(spec: registry.ModelSpec, args: argparse.Namespace, paths: Paths
 
   produced_by = manifest.build(spec.module_file)
   error = run_logged(log_path, args.verbose, 'pipeline', run_pipeline)
-  _record_manifest(spec, paths, started, produced_by)
+  _record_manifest(spec, paths, started, produced_by, error)
   result = (summary.latest_run(metadata.connection_config(paths, spec.name), spec.name)
             if metadata.has_store(paths, spec.name) else None)
   if result is not None:
@@ -134,14 +151,24 @@ def _run_locked(spec: registry.ModelSpec, args: argparse.Namespace, paths: Paths
 
 
 def _record_manifest(spec: registry.ModelSpec, paths: Paths, started: float,
-                     produced_by: dict) -> None:
-  """The manifest on the run this command started (none if it failed before TFX made one)."""
+                     produced_by: dict, error: Optional[BaseException]) -> None:
+  """The manifest on the run this command started (none if it failed before TFX made one),
+  and a failure's one line on the execution that failed: TFX's local launcher records no
+  message for an executor that raised."""
   if not metadata.has_store(paths, spec.name):
     return
   store = metadata.open_store(metadata.connection_config(paths, spec.name, read_only=False))
   runs = summary.run_contexts(store, spec.name)
-  if runs and runs[-1].create_time_since_epoch >= int(started * 1000) - 1000:
-    manifest.record(store, runs[-1], produced_by)
+  if not runs or runs[-1].create_time_since_epoch < int(started * 1000) - 1000:
+    return
+  manifest.record(store, runs[-1], produced_by)
+  if error is not None:
+    failed = [e for e in store.get_executions_by_context(runs[-1].id)
+              if e.last_known_state == metadata_store_pb2.Execution.FAILED]
+    for execution in failed:
+      execution.custom_properties[summary.ERROR_PROPERTY].string_value = (
+          f'{type(error).__name__}: {last_line(error)}')
+    store.put_executions(failed)
 
 
 def _outcome(spec: registry.ModelSpec, result: Optional[summary.RunSummary],

@@ -20,6 +20,7 @@ from ml_metadata.proto import metadata_store_pb2
 from pipelines.artifacts import evaluation
 from pipelines.mlmd import metadata
 
+ERROR_PROPERTY = 'tfzoo_error'  # a failed execution's one line, recorded by `tfzoo run`
 EXECUTION_RESULT = '__execution_result__'  # TFX's (tfx/orchestration/portable/mlmd/execution_lib)
 _STATES = {
     metadata_store_pb2.Execution.COMPLETE: 'executed',
@@ -162,9 +163,14 @@ def _outputs(store, execution_id: int) -> Dict[str, List[metadata_store_pb2.Arti
 
 
 def _error(execution: metadata_store_pb2.Execution) -> str:
-  """The last line of the message TFX's launcher recorded for a failed execution."""
+  """A failed execution's one line: what `tfzoo run` recorded, else the last line of the
+  message TFX's launcher recorded."""
+  if execution.last_known_state != metadata_store_pb2.Execution.FAILED:
+    return ''
+  if ERROR_PROPERTY in execution.custom_properties:
+    return execution.custom_properties[ERROR_PROPERTY].string_value
   recorded = execution.custom_properties.get(EXECUTION_RESULT)
-  if recorded is None or execution.last_known_state != metadata_store_pb2.Execution.FAILED:
+  if recorded is None:
     return ''
   try:
     message = json.loads(recorded.string_value).get('resultMessage', '')

@@ -57,6 +57,11 @@ class PipelineView:
     return self.runs[-1] if self.runs else None
 
   @property
+  def evaluated(self) -> Optional[RunRow]:
+    """The latest run that reached the Evaluator."""
+    return next((r for r in reversed(self.runs) if r.summary.blessed is not None), None)
+
+  @property
   def served(self) -> Optional[pushes.Push]:
     return next((p for p in reversed(self.pushes) if p.version == self.served_version), None)
 
@@ -119,7 +124,10 @@ def _picture(path: str) -> Tuple[str, str]:
     return os.path.basename(path), 'data:image/png;base64,' + base64.b64encode(f.read()).decode()
 
 
-def _artifact_views(view: PipelineView, run: summary.RunSummary, label: str) -> None:
+def _artifact_views(view: PipelineView, run: summary.RunSummary,
+                    evaluated: Optional[summary.RunSummary], label: str) -> None:
+  """Data from the latest run (what it read, refused or not); training, evaluation and
+  pictures from the latest run that reached the Evaluator."""
   statistics_uri = _uri(run, 'StatisticsGen', 'statistics')
   if statistics_uri:
     view.statistics = data.statistics(statistics_uri)
@@ -127,6 +135,9 @@ def _artifact_views(view: PipelineView, run: summary.RunSummary, label: str) -> 
   if schema_uri:
     view.schema = data.schema(schema_uri)
   view.anomalies = data.anomalies(_uri(run, 'ExampleValidator', 'anomalies'))
+  if evaluated is None:
+    return
+  run = evaluated
   if run.tensorboard_dir and os.path.isdir(run.tensorboard_dir):
     view.curves = training.scalars(run.tensorboard_dir)
   evaluation_uri = _uri(run, 'Evaluator', 'evaluation')
@@ -158,7 +169,8 @@ def collect(paths: Paths, name: str) -> PipelineView:
     on_disk = server.pushed_models(paths.serving_root()).get(name)
     view.served_version = on_disk[-1] if on_disk else None
     if view.latest is not None:
-      _artifact_views(view, view.latest.summary, view.spec.label if view.spec else '')
+      _artifact_views(view, view.latest.summary, view.evaluated and view.evaluated.summary,
+                      view.spec.label if view.spec else '')
     if view.served is not None:
       view.lineage = inspection.lineage(name, metadata.connection_config(paths, name),
                                         view.served.destination)

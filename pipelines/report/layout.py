@@ -15,7 +15,7 @@ header { background: #24292f; color: #fff; padding: 14px 28px; display: flex;
          align-items: baseline; gap: 18px; }
 header a { color: #fff; text-decoration: none; font-weight: 600; }
 header .where { color: #aab; font-size: 12px; }
-main { max-width: 1180px; margin: 0 auto; padding: 20px 28px 40px; }
+main { max-width: 1240px; margin: 0 auto; padding: 20px 28px 40px; }
 h1 { font-size: 22px; margin: 6px 0 4px; } h2 { font-size: 17px; margin: 0 0 10px; }
 h3 { font-size: 14px; margin: 14px 0 6px; }
 section { background: var(--card); border: 1px solid var(--line); border-radius: 8px;
@@ -23,12 +23,12 @@ section { background: var(--card); border: 1px solid var(--line); border-radius:
 nav.toc a { margin-right: 14px; }
 a { color: var(--accent); }
 table { border-collapse: collapse; width: 100%; }
-th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid var(--line);
+th, td { text-align: left; padding: 5px 8px; overflow-wrap: break-word; border-bottom: 1px solid var(--line);
          vertical-align: top; }
-th { font-weight: 600; color: var(--muted); font-size: 12px; }
+th { font-weight: 600; color: var(--muted); font-size: 12px; white-space: nowrap; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .pill { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px;
-        font-weight: 600; color: #fff; }
+        font-weight: 600; color: #fff; white-space: nowrap; }
 .ok { background: var(--ok); } .bad { background: var(--bad); } .warn { background: var(--warn); }
 .none { background: #8c959f; }
 .muted { color: var(--muted); } .error { color: var(--bad); }

@@ -13,6 +13,14 @@ from pipelines.report.collect import PipelineView
 from pipelines.report.layout import e, number, pill, table, when
 
 
+def _which(view: PipelineView, what: str) -> str:
+  """Says which run a section shows when it is not the latest."""
+  if view.evaluated is view.latest:
+    return ''
+  return (f'<p class="muted">From run {e(view.evaluated.run_id)}, the latest {what} one (the '
+          f'latest run, {e(view.latest.run_id)}, {e(view.latest.outcome)}).</p>')
+
+
 def _gate_rows(gates) -> List[List[str]]:
   rows = []
   for g in gates:
@@ -58,12 +66,13 @@ def _quality(view: PipelineView) -> str:
 
 
 def evaluation(view: PipelineView) -> str:
-  run = view.latest.summary
-  if run.blessed is None:
-    return ('<section id="evaluation"><h2>Evaluation</h2><p class="muted">The latest run did not '
-            'reach the Evaluator.</p></section>')
+  if view.evaluated is None:
+    return ('<section id="evaluation"><h2>Evaluation</h2><p class="muted">No run reached the '
+            'Evaluator yet.</p></section>')
+  run = view.evaluated.summary
   verdict = pill('blessed', 'ok') if run.blessed else pill('not blessed', 'bad')
   parts = [f'<section id="evaluation"><h2>Evaluation {verdict}</h2>',
+           _which(view, 'evaluated'),
            table(['gate', 'value', 'threshold', 'baseline (last blessed)', 'change',
                   'allowed change', ''], _gate_rows(run.metrics), numeric=(1, 3, 4, 5))]
   if view.evaluation is not None:
@@ -82,8 +91,9 @@ def pictures(view: PipelineView) -> str:
   images = ''.join(f'<figure><img class="picture" src="{uri}" alt="{e(name)}">'
                    f'<figcaption class="muted">{e(name)}</figcaption></figure>'
                    for name, uri in view.pictures)
-  return (f'<section id="pictures"><h2>Pictures</h2><p class="muted">Drawn by the latest run\'s '
-          f'Trainer from its own model.</p><div class="grid">{images}</div></section>')
+  return (f'<section id="pictures"><h2>Pictures</h2><p class="muted">Drawn by the Trainer of '
+          f'run {e(view.evaluated.run_id)} from its own model.</p><div class="grid">{images}'
+          '</div></section>')
 
 
 def _architecture(spec: registry.ModelSpec) -> str:

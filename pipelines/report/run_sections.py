@@ -13,6 +13,16 @@ STATE_KIND = {'executed': 'ok', 'cached': 'ok', 'resolved': 'ok', 'failed': 'bad
               'canceled': 'bad', 'running': 'warn', 'new': 'none'}
 
 
+def _produced_by(recorded) -> str:
+  """The commit in short (and whether the tree was dirty); the whole manifest on hover."""
+  if not recorded:
+    return '<span class="muted">not recorded</span>'
+  commit = recorded.get('git_commit')
+  short = commit[:8] if commit else 'no git'
+  dirty = ' +changes' if recorded.get('git_dirty') else ''
+  return f'<span title="{e(manifest.describe(recorded))}">{e(short)}{e(dirty)}</span>'
+
+
 def runs(view: PipelineView) -> str:
   rows = []
   for row in reversed(view.runs):
@@ -37,7 +47,7 @@ def runs(view: PipelineView) -> str:
                  f'<span class="muted">{when(row.started)}</span>',
                  f'{e(row.outcome)}{"".join(notes)}', blessed, number(row.gate_value),
                  f'{sum(c.seconds for c in run.components):.1f} s', components,
-                 f'<span class="muted">{e(manifest.describe(row.manifest))}</span>'])
+                 _produced_by(row.manifest)])
   gate = view.gate.key if view.gate else 'gate'
   return ('<section id="runs"><h2>Runs</h2>' + table(
       ['run', 'outcome', 'blessed', gate, 'time', 'components', 'produced by'],
@@ -99,25 +109,31 @@ def data(view: PipelineView) -> str:
          for f in view.schema]))
   anomalies = [f'{e(split)}: {e(line)}' for split, found in view.anomalies.items()
                for line in found]
-  parts.append('<h3>Anomalies (ExampleValidator)</h3>'
-               + ('<ul class="error">' + ''.join(f'<li>{a}</li>' for a in anomalies) + '</ul>'
-                  if anomalies else
-                  f'<p data-anomalies="0">None: every split ({e(", ".join(view.anomalies))}) '
-                  'matches the curated schema.</p>'))
+  validator = view.latest.summary.component('ExampleValidator')
+  if validator is not None and validator.state == 'failed':
+    anomalies.append(e(validator.error or 'the validator failed; no message was recorded'))
+  if anomalies:
+    found = '<ul class="error">' + ''.join(f'<li>{a}</li>' for a in anomalies) + '</ul>'
+  elif view.anomalies:
+    found = (f'<p data-anomalies="0">None: every split ({e(", ".join(view.anomalies))}) '
+             'matches the curated schema.</p>')
+  else:
+    found = '<p class="muted">The latest run did not reach the ExampleValidator.</p>'
+  parts.append('<h3>Anomalies (ExampleValidator)</h3>' + found)
   parts.append('</section>')
   return ''.join(parts)
 
 
 def training(view: PipelineView) -> str:
   if not view.curves:
-    return ('<section id="training"><h2>Training</h2><p class="muted">No TensorBoard logs for '
-            'the latest run\'s Trainer.</p></section>')
+    return ('<section id="training"><h2>Training</h2><p class="muted">No TensorBoard logs of a '
+            'run that reached the Evaluator.</p></section>')
   charts_html = []
   for metric, by_split in sorted(view.curves.items(), key=lambda kv: kv[0] != 'loss'):
     log_y = metric == 'loss' and all(v > 0 for points in by_split.values() for _, v in points)
     charts_html.append(charts.lines(by_split, metric.replace('_', ' '), log_y=log_y))
-  run_dir = view.latest.summary.tensorboard_dir
+  run_dir = view.evaluated.summary.tensorboard_dir
   return (f'<section id="training"><h2>Training</h2><p class="muted">Per epoch, from the '
-          f'Trainer\'s TensorBoard logs ({e(run_dir)}; <code>make tensorboard MODEL='
+          f'TensorBoard logs of run {e(view.evaluated.run_id)}\'s Trainer ({e(run_dir)}; <code>make tensorboard MODEL='
           f'{e(view.name)}</code> opens them).</p><div class="grid">{"".join(charts_html)}'
           '</div></section>')

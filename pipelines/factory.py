@@ -17,7 +17,9 @@ import dataclasses
 import os
 from typing import Dict, List, Optional, Sequence
 
+from google.protobuf import text_format
 import tensorflow_model_analysis as tfma
+from tensorflow_metadata.proto.v0 import schema_pb2
 # The classes of TFX's public API (tfx.v1) imported from their modules: `from tfx import v1`
 # also imports every extension, Google Cloud AI Platform's among them, which cost about 4 s of
 # every run's start (a fully cached re-run's included) and is used by nothing here.
@@ -86,6 +88,16 @@ def module_config(spec: registry.ModelSpec) -> Dict[str, object]:
   }
 
 
+def label_slice_key(spec: registry.ModelSpec) -> str:
+  """The feature TFMA slices classes on: the raw label column when the examples hold it,
+  else Transform's label (autocomplete's `next` is made from the word: `next_xf`, a
+  vocabulary id). A slicing spec that matches no slice fails TFMA's validation."""
+  with open(spec.source.schema_path, encoding='utf-8') as f:
+    schema = text_format.Parse(f.read(), schema_pb2.Schema())
+  return spec.label if spec.label in {f.name for f in schema.feature} \
+      else transformed_name(spec.label)
+
+
 def eval_config(spec: registry.ModelSpec) -> tfma.EvalConfig:
   """Gates from the spec: an absolute bound and 'no worse than the last blessed model'."""
   metrics = [tfma.MetricConfig(class_name='ExampleCount')]
@@ -102,10 +114,14 @@ def eval_config(spec: registry.ModelSpec) -> tfma.EvalConfig:
             direction=direction,
             absolute={'value': -slack if gate.higher_is_better else slack}))
     # On the overall slice only: a MetricConfig's plain `threshold` would gate every slice.
-    metrics.append(tfma.MetricConfig(
-        class_name=gate.metric,
-        per_slice_thresholds=[tfma.PerSliceMetricThreshold(
-            slicing_specs=[tfma.SlicingSpec()], threshold=threshold)]))
+    thresholds = [tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()],
+                                               threshold=threshold)]
+    if gate.per_class_bound is not None and spec.task == 'classification':
+      thresholds.append(tfma.PerSliceMetricThreshold(
+          slicing_specs=[tfma.SlicingSpec(feature_keys=[label_slice_key(spec)])],
+          threshold=tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(
+              lower_bound={'value': gate.per_class_bound}))))
+    metrics.append(tfma.MetricConfig(class_name=gate.metric, per_slice_thresholds=thresholds))
   prediction_key = 'probabilities' if spec.task == 'classification' else spec.label
   if spec.label_via_transform:
     model_spec = tfma.ModelSpec(
@@ -118,7 +134,7 @@ def eval_config(spec: registry.ModelSpec) -> tfma.EvalConfig:
   if spec.task == 'classification':
     # Per class: the gate metrics on each label value's slice (a class's recall), and the
     # confusion matrix the report draws.
-    slicing_specs.append(tfma.SlicingSpec(feature_keys=[spec.label]))
+    slicing_specs.append(tfma.SlicingSpec(feature_keys=[label_slice_key(spec)]))
     metrics.append(tfma.MetricConfig(class_name='MultiClassConfusionMatrixPlot'))
   return tfma.EvalConfig(
       model_specs=[model_spec],

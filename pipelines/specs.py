@@ -60,12 +60,16 @@ class Gate:
   `bound` is the absolute value the model must reach (lower bound when higher is better, upper
   bound otherwise). `max_regression` is how much worse than the latest blessed model a candidate
   may be (0 = no worse); TFMA skips that check on the first run, when there is no baseline.
+  Every threshold but `per_class_bound` gates the overall slice.
   """
   metric: str  # TFMA / Keras metric class name, e.g. 'SparseCategoricalAccuracy'
   key: str  # the metric's name in the evaluation, e.g. 'sparse_categorical_accuracy'
   bound: float
   higher_is_better: bool
   max_regression: float = 0.0
+  # Classifiers: the metric on every label value's slice must reach this too (higher is
+  # better), so a model failing one class is refused even when the average passes.
+  per_class_bound: Optional[float] = None
 
 
 @dataclasses.dataclass(frozen=True)

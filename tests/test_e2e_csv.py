@@ -381,3 +381,23 @@ def test_inspection_commands_answer_without_tensorflow(project, home):
           for m in re.finditer(r'TOOK (\S+) ([\d.]+)', result.stderr)}
   assert set(took) == {'runs', 'lineage', 'why-not-blessed', 'versions', 'report'}
   assert max(took.values()) < 1.0, took
+
+
+def test_a_model_that_fails_one_class_is_not_blessed(project, tmp_path):
+  """15 steps learn the average, not every species: overall 0.667 passes a lowered gate of
+  0.5, but the per-class gate (every species right) refuses it, naming the classes."""
+  home = str(tmp_path)
+  result = run_tfzoo(project, home, 'run', 'classifier', '--train-steps', '15',
+                     '--gate', 'sparse_categorical_accuracy=0.5')
+  assert result.returncode == 3, result.stdout + result.stderr
+  assert re.search(r'metric sparse_categorical_accuracy = 0\.666667 .*passed', result.stdout)
+  [error] = [line for line in result.stderr.splitlines() if line.startswith('tfzoo:')]
+  assert error == ('tfzoo: classifier was not blessed (sparse_categorical_accuracy per class = 0 '
+                   'fails >= 1 for every species; below it: species=bird (0.5), species=mammal '
+                   '(0)); nothing was pushed'), error
+  assert not os.path.exists(os.path.join(home, 'serving', 'classifier'))
+  why = _tfzoo_lines(project, home, 'why-not-blessed', 'classifier')
+  assert '  sparse_categorical_accuracy = 0.666667, threshold >= 0.5: passed' in why, why
+  assert any(line.startswith('  sparse_categorical_accuracy per class = 0, threshold >= 1 for '
+                             'every species; below it: species=bird (0.5), species=mammal (0): '
+                             'FAILED') for line in why), why

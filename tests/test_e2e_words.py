@@ -129,3 +129,20 @@ def test_word_pipelines_side_by_side_then_an_unblessed_translation(project, tmp_
       '>= 1.01: FAILED')
   why = run_tfzoo(project, home, 'why-not-blessed', 'seq2seq')
   assert 'exact_match = 1, threshold >= 1.01: FAILED' in why.stdout, why
+
+  # The report: seq2seq's page shows every answer the QualityEvaluator recorded and the refused
+  # gate; autocomplete's, the accuracy per letter TFMA computed. Both clean in a browser.
+  import browser  # pylint: disable=g-import-not-at-top
+  report = run_tfzoo(project, home, 'report')
+  assert report.returncode == 0, report.stdout + report.stderr
+  pages = [os.path.join(home, 'reports', m, 'index.html') for m in ('seq2seq', 'autocomplete')]
+  loaded = browser.load_pages(pages)
+  for page in loaded.values():
+    browser.assert_clean(page)
+  seq2seq_html = open(pages[0], encoding='utf-8').read()
+  for english, korean in PAIRS.items():
+    assert f'<td>{english.decode()}</td><td>{korean}</td>' in seq2seq_html
+  assert [(k, float(v)) for k, v in loaded[pages[0]].data['data-gate']] == [('exact_match', 1.0)]
+  assert 'FAILED' in seq2seq_html and '&gt;= 1.01' in seq2seq_html
+  letters = {k: float(v) for k, v in loaded[pages[1]].data['data-class']}
+  assert letters == {w.decode()[3]: 1.0 for w in WORDS}  # the 4th letters: d, e, l, p, s

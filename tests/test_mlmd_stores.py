@@ -109,6 +109,32 @@ def test_unreachable_mysql_is_one_line_naming_host_and_port(tmp_path):
   assert time.time() - started < 30
 
 
+def test_a_corrupted_store_is_one_line_naming_the_file(tmp_path):
+  """Every command that reads or writes the store, `run` included, says which file it cannot
+  use in one line; nothing is written, the file is left as it was."""
+  store = tmp_path / 'metadata' / 'classifier.sqlite'
+  store.parent.mkdir()
+  garbage = bytes(range(256)) * 12
+  store.write_bytes(garbage)
+  expected = (f'tfzoo: cannot use the ML Metadata store {store} (file is not a database); '
+              'nothing was changed. Move it aside to start a new one, or wait for the process '
+              'holding it')
+  for command in (['runs', 'classifier'], ['lineage', 'classifier'], ['versions', 'classifier'],
+                  ['why-not-blessed', 'classifier'], ['rollback', 'classifier'],
+                  ['run', 'classifier']):
+    result = run_tfzoo(REPO, str(tmp_path), *command, timeout=120)
+    assert result.returncode == 1, (command, result.stdout + result.stderr)
+    assert result.stderr.strip().splitlines()[-1] == expected, (command, result.stderr)
+    assert 'Traceback' not in result.stdout + result.stderr, command
+  assert store.read_bytes() == garbage
+  assert not (tmp_path / 'serving').exists() and not (tmp_path / 'pipelines').exists()
+  # The report still renders every other pipeline, and says so on this one's page.
+  result = run_tfzoo(REPO, str(tmp_path), 'report', timeout=120)
+  assert result.returncode == 0, result.stdout + result.stderr
+  page = (tmp_path / 'reports' / 'classifier' / 'index.html').read_text()
+  assert f'cannot use the ML Metadata store {store} (file is not a database)' in page
+
+
 def test_a_server_that_never_answers_times_out(tmp_path):
   """Something accepts the connection but never speaks MySQL (a firewall, a proxy): the
   check gives up after CONNECT_TIMEOUT_S instead of hanging."""

@@ -59,11 +59,16 @@ def test_eval_config_gates_value_and_change():
   classifier = factory.eval_config(registry.get_spec('classifier'))
   [acc] = [m for m in classifier.metrics_specs[0].metrics
            if m.class_name == 'SparseCategoricalAccuracy']
-  [acc_gate] = acc.per_slice_thresholds
+  acc_gate = acc.per_slice_thresholds[0]
   assert list(acc_gate.slicing_specs) == [tfma.SlicingSpec()]
   assert acc_gate.threshold.value_threshold.lower_bound.value == 1.0
   assert acc_gate.threshold.change_threshold.direction == tfma.MetricDirection.HIGHER_IS_BETTER
   assert -1e-6 < acc_gate.threshold.change_threshold.absolute.value < 0
+  # ... and every species (the per-class gate, on the label's slices).
+  [per_class] = [t for t in acc.per_slice_thresholds if t is not acc_gate]
+  assert [list(s.feature_keys) for s in per_class.slicing_specs] == [['species']]
+  assert per_class.threshold.value_threshold.lower_bound.value == 1.0
+  assert not per_class.threshold.HasField('change_threshold')
   # Classifiers are also evaluated per class, with the confusion matrix.
   assert [list(s.feature_keys) for s in classifier.slicing_specs] == [[], ['species']]
   assert 'MultiClassConfusionMatrixPlot' in [

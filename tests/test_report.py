@@ -215,3 +215,46 @@ def test_collect_without_a_store_and_with_an_unreadable_one(tmp_path):
   (tmp_path / 'metadata' / 'cnn.sqlite').write_bytes(b'not a database' * 100)
   view = collect.collect(paths, 'cnn')
   assert view.problem and view.runs == []
+
+
+def test_evaluation_reader_on_tfma_protos(tmp_path):
+  """Gates from the EvalConfig the factory writes (overall slice) and the per-class gate (every
+  label slice), values from MetricsForSlice records, verdicts from the ValidationResult."""
+  import json  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from google.protobuf import json_format  # pylint: disable=g-import-not-at-top
+  from pipelines import factory  # pylint: disable=g-import-not-at-top
+  protos = evaluation._protos()  # pylint: disable=protected-access
+  config = factory.eval_config(registry.get_spec('classifier'))
+  (tmp_path / 'eval_config.json').write_text(json.dumps(
+      {'evalConfig': json.loads(json_format.MessageToJson(config)), 'version': '0.47.1'}))
+  accuracy = {(): 0.5, ('other',): 1.0, ('mammal',): 0.0, ('bird',): 0.0}
+  with tf.io.TFRecordWriter(str(tmp_path / 'metrics-00000-of-00001')) as writer:
+    for species, value in accuracy.items():
+      record = protos['metrics_for_slice_pb2'].MetricsForSlice()
+      for s in species:
+        record.slice_key.single_slice_keys.add(column='species', bytes_value=s.encode())
+      item = record.metric_keys_and_values.add()
+      item.key.name = 'sparse_categorical_accuracy'
+      item.value.double_value.value = value
+      writer.write(record.SerializeToString())
+  result = protos['validation_result_pb2'].ValidationResult(validation_ok=False)
+  for species in ([], ['mammal'], ['bird']):
+    failed = result.metric_validations_per_slice.add()
+    for s in species:
+      failed.slice_key.single_slice_keys.add(column='species', bytes_value=s.encode())
+    failed.failures.add().metric_key.name = 'sparse_categorical_accuracy'
+  with tf.io.TFRecordWriter(str(tmp_path / 'validations.tfrecord')) as writer:
+    writer.write(result.SerializeToString())
+  loaded = evaluation.load(str(tmp_path))
+  overall, per_class = loaded.gates
+  assert (overall.key, overall.value, overall.passed, overall.lower_bound) == (
+      'sparse_categorical_accuracy', 0.5, False, 1.0)
+  assert overall.threshold.startswith('>= 1, change vs blessed baseline')
+  assert (per_class.key, per_class.value, per_class.passed) == (
+      'sparse_categorical_accuracy per class', 0.0, False)
+  assert per_class.threshold == ('>= 1 for every species; below it: species=bird (0), '
+                                 'species=mammal (0)')
+  assert loaded.per_class('sparse_categorical_accuracy') == {'bird': 0.0, 'mammal': 0.0,
+                                                             'other': 1.0}
+  assert loaded.validation_ok is False and loaded.label_feature == 'species'

@@ -131,6 +131,32 @@ def _overall_threshold(metric):
   return None
 
 
+def _class_threshold(metric) -> Tuple[Optional[str], Optional[float]]:
+  """(label feature, lower bound) of a threshold on every label value's slice, if any."""
+  for per_slice in metric.per_slice_thresholds:
+    for spec in per_slice.slicing_specs:
+      bound = per_slice.threshold.value_threshold
+      if len(spec.feature_keys) == 1 and not spec.feature_values and bound.HasField(
+          'lower_bound'):
+        return spec.feature_keys[0], bound.lower_bound.value
+  return None, None
+
+
+def _class_gate(name: str, feature: str, bound: float, metrics, failures) -> Gate:
+  """The per-class gate as one check: its worst class, and the classes that failed."""
+  prefix = feature + '='
+  values = {s: m[name] for s, m in metrics.items() if s.startswith(prefix) and name in m}
+  failed = sorted(s for s, key in failures if key == name and s.startswith(prefix))
+  worst = min(values, key=values.get) if values else None
+  words = f'>= {bound:g} for every {feature}'
+  if failed:
+    words += f'; below it: {", ".join(f"{s} ({values[s]:.4g})" for s in failed if s in values)}'
+  elif worst:
+    words += f'; worst {worst}'
+  return Gate(key=f'{name} per class', value=values[worst] if worst else None, threshold=words,
+              passed=not failed, lower_bound=bound)
+
+
 def describe(threshold) -> str:
   parts = []
   value = threshold.value_threshold
@@ -197,6 +223,9 @@ def load(evaluation_uri: str) -> Evaluation:
           upper_bound=(value_bound.upper_bound.value if value_bound.HasField('upper_bound')
                        else None),
           allowed_change=change.absolute.value if change.HasField('absolute') else None))
+      feature, bound = _class_threshold(metric)
+      if feature is not None:
+        gates.append(_class_gate(name, feature, bound, metrics, failures))
   label_feature = next((s.feature_keys[0] for s in config.slicing_specs
                         if len(s.feature_keys) == 1), None)
   return Evaluation(metrics=metrics, baseline=baseline, gates=gates,

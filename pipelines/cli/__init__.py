@@ -26,7 +26,7 @@ import importlib
 from typing import List, Optional
 
 from pipelines import registry
-from pipelines.cli.common import EXIT_OK, CliError, say
+from pipelines.cli.common import EXIT_FAILED, EXIT_OK, CliError, say
 from pipelines.cli.parser import build_parser
 
 # command -> (module of pipelines.cli, its function). Each module imports what its command
@@ -60,3 +60,9 @@ def main(argv: Optional[List[str]] = None) -> int:
   except CliError as e:
     say(str(e))
     return e.status
+  except RuntimeError as e:
+    from pipelines.mlmd import metadata  # pylint: disable=g-import-not-at-top
+    if not isinstance(e, metadata.MetadataConnectionError):
+      raise
+    say(str(e))  # an ML Metadata store that cannot be used: one line, whatever the command
+    return EXIT_FAILED

@@ -193,9 +193,14 @@ def _probe(host: str, port: int) -> Optional[str]:
 
 
 def open_store(config):
-  """A MetadataStore for `config`; MySQL problems become one-line MetadataConnectionErrors."""
+  """A MetadataStore for `config`; a SQLite file that is not a store (corrupted, truncated) or
+  is locked, and MySQL problems, become one-line MetadataConnectionErrors."""
   if not config.HasField('mysql'):
-    return metadata_store.MetadataStore(config)
+    try:
+      with _quiet_stderr():
+        return metadata_store.MetadataStore(config)
+    except Exception as e:  # pylint: disable=broad-except
+      raise MetadataConnectionError(sqlite_problem(config.sqlite.filename_uri, e)) from None
   mysql = config.mysql
   where = f'{mysql.host}:{mysql.port}'
   problem = _probe(mysql.host, mysql.port)
@@ -220,6 +225,14 @@ def open_store(config):
           f'cannot open ML Metadata database {mysql.database!r} on {where} as user '
           f'{mysql.user!r} ({detail}); check {ENV_PREFIX}USER, {ENV_PREFIX}PASSWORD and that the '
           'database exists or the user may create it') from None
+
+
+def sqlite_problem(path: str, error: BaseException) -> str:
+  """One line for a SQLite store ML Metadata could not use: the file and SQLite's reason."""
+  detail = ' '.join(str(error).split()) or type(error).__name__
+  detail = detail.replace('Error when executing query: ', '', 1).split(' query: ')[0]
+  return (f'cannot use the ML Metadata store {path} ({detail}); nothing was changed. Move it '
+          'aside to start a new one, or wait for the process holding it')
 
 
 def pipelines(paths) -> List[str]:

@@ -109,14 +109,17 @@ def _uri(run: summary.RunSummary, node: str, key: str) -> Optional[str]:
 
 
 def _class_names(transform_graph: Optional[str], label: str) -> Dict[int, str]:
-  """A string label's vocabulary (Transform's asset, one value a line, id = line number)."""
+  """A string label's vocabulary (Transform's asset, one value a line, id = line number): the
+  asset named after the label, else the only one (autocomplete's letters)."""
   if not transform_graph:
     return {}
-  for path in sorted(glob.glob(os.path.join(transform_graph, TRANSFORM_ASSETS, '*'))):
-    if label in os.path.basename(path):
-      with open(path, encoding='utf-8') as f:
-        return dict(enumerate(line.rstrip('\n') for line in f))
-  return {}
+  assets = sorted(glob.glob(os.path.join(transform_graph, TRANSFORM_ASSETS, '*')))
+  named = [p for p in assets if label in os.path.basename(p)]
+  chosen = named or (assets if len(assets) == 1 else [])
+  if not chosen:
+    return {}
+  with open(chosen[0], encoding='utf-8') as f:
+    return dict(enumerate(line.rstrip('\n') for line in f))
 
 
 def _picture(path: str) -> Tuple[str, str]:

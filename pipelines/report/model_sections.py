@@ -42,9 +42,12 @@ def _per_class(result: evaluation_reader.Evaluation, view: PipelineView) -> str:
   counts = result.per_class('example_count')
   if not values:
     return ''
-  rows = [[e(label), f'<span data-class="{e(label)}">{number(value)}</span>',
-           f'{counts.get(label, 0):g}'] for label, value in values.items()]
   names = view.class_names or {}
+
+  def name(label: str) -> str:  # a vocabulary id (a label sliced after Transform) by its name
+    return names.get(int(label), label) if label.isdigit() and names else label
+  rows = [[e(name(label)), f'<span data-class="{e(name(label))}">{number(value)}</span>',
+           f'{counts.get(label, 0):g}'] for label, value in values.items()]
   matrix = charts.confusion_matrix(result.confusion.get(evaluation_reader.OVERALL, {}), names)
   return (f'<h3>Per class (TFMA, sliced on {e(result.label_feature)})</h3><div class="grid">'
           f'<div>{table(["class", gate.key, "examples"], rows, numeric=(1, 2))}</div>'

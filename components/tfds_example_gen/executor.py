@@ -16,12 +16,10 @@ import numpy as np
 import tensorflow as tf
 from tfx.components.example_gen import base_example_gen_executor
 
+from components.tfds_example_gen import download
+from components.tfds_example_gen.errors import TfdsExampleGenError
 
 READ_BATCH = 1000
-
-
-class TfdsExampleGenError(RuntimeError):
-  """A problem with the dataset a user asked for, stated in one line."""
 
 
 def _one_line(error: BaseException) -> str:
@@ -38,6 +36,14 @@ def prepare_builder(dataset: str, data_dir: Optional[str], manual_dir: Optional[
       raise TfdsExampleGenError(f'TFDS manual directory does not exist: {manual_dir}')
     if not os.listdir(manual_dir):
       raise TfdsExampleGenError(f'TFDS manual directory is empty: {manual_dir}')
+  probed = False
+  if not manual_dir and data_dir:
+    # Before the builder: for a dataset not prepared yet it asks TFDS's bucket for the
+    # dataset's info, which takes minutes of retries behind an unreachable proxy.
+    files = download.needs_download(dataset, data_dir)
+    if files:
+      download.check_reachable(dataset, files)
+      probed = True
   try:
     builder = tfds.builder(dataset, data_dir=data_dir)
   except tfds.core.registered.DatasetNotFoundError:
@@ -52,6 +58,8 @@ def prepare_builder(dataset: str, data_dir: Optional[str], manual_dir: Optional[
     if missing:
       raise TfdsExampleGenError(
           f'TFDS manual directory {manual_dir} lacks files of {dataset!r}: {", ".join(missing)}')
+  if not manual_dir and not probed and not _is_prepared(builder):
+    _check_reachable(builder)
   config = tfds.download.DownloadConfig(manual_dir=manual_dir) if manual_dir else None
   try:
     with _prepare_lock(builder.data_dir):  # two pipelines preparing the same dataset at once
@@ -61,10 +69,38 @@ def prepare_builder(dataset: str, data_dir: Optional[str], manual_dir: Optional[
       raise TfdsExampleGenError(
           f'TFDS could not prepare {dataset!r} from manual directory {manual_dir} (is every '
           f'original file of the dataset there?): {_one_line(e)}') from None
+    files = ', '.join(sorted(set(download.file_names(builder.url_infos).values())))
     raise TfdsExampleGenError(
-        f'TFDS could not download {dataset!r} (no network? give a manual directory holding '
-        f'its original files): {_one_line(e)}') from None
+        f'TFDS could not download {dataset!r} ({_one_line(e)}); put '
+        f'{files or "its original files"} in a folder and {download.COMPONENT_REMEDY}') from None
   return builder
+
+
+def _check_reachable(builder) -> None:
+  """Before TFDS downloads (minutes of retries when offline): one short probe of the hosts of
+  the files not yet in TFDS's download folder. Nothing is written before it, so a failed probe
+  leaves the data dir as it was; the error names the files a manual directory needs."""
+  from tensorflow_datasets.core.download import resource  # pylint: disable=g-import-not-at-top
+
+  url_infos = builder.url_infos or {}
+  downloads = os.path.join(os.fspath(builder.data_dir_root), 'downloads')
+  pending = [url for url, info in url_infos.items()
+             if not resource.Resource.exists_locally(
+                 os.path.join(downloads, resource.get_dl_fname(url, info.checksum)))]
+  try:
+    download.check_reachable(builder.name, download.file_names(url_infos), pending)
+  except TfdsExampleGenError:
+    if not _prepared_meanwhile(builder):
+      raise
+
+
+def _prepared_meanwhile(builder) -> bool:
+  """Whether another pipeline holding the prepare lock (e.g. from its manual directory) has
+  prepared the dataset by the time it lets go; False at once when no lock file exists."""
+  if '://' in builder.data_dir or not os.path.exists(download.lock_path(builder.data_dir)):
+    return False
+  with _prepare_lock(builder.data_dir):
+    return _is_prepared(builder)
 
 
 @contextlib.contextmanager
@@ -75,7 +111,7 @@ def _prepare_lock(dataset_dir: str):
     yield
     return
   os.makedirs(os.path.dirname(dataset_dir), exist_ok=True)
-  with open(f'{dataset_dir}.tfzoo-lock', 'a') as lock:
+  with open(download.lock_path(dataset_dir), 'a') as lock:
     fcntl.flock(lock, fcntl.LOCK_EX)
     try:
       yield

@@ -13,7 +13,8 @@ ARGS ?=
 #   | 3 (gan: a noise seed) | 7 or digit=7,seed=3 (cgan).
 # make score: INPUT=<folder of images> (MNIST models) | <file.csv> with the model's feature
 #   columns only, no label (fur,wings | x | word | english).
-# make serve / predict: REST_PORT=, GRPC_PORT=.
+# make serve / predict: REST_PORT=, GRPC_PORT=; make serve: SERVE_ADDRESS= (where Docker
+#   publishes the ports; default 127.0.0.1).
 INPUT ?=
 # make lineage: VERSION=out/serving/cnn/<version> (default: MODEL's latest push).
 # make rollback: VERSION=<version> as `make versions` lists it, or that folder (default: the
@@ -29,6 +30,10 @@ PIPELINE_ROOT ?=
 # make bench: MODELS=classifier,linear,mlp,cnn (the default).
 MODELS ?=
 PYTEST_ARGS ?=
+# The values that name things (models, files, versions) reach tfzoo through the environment,
+# quoted by the shell as "$$MODEL": never spliced into a recipe's command line, so no value
+# can end a quote and run something. ARGS is flags, split into words on purpose.
+export MODEL DATA INPUT VERSION IMAGE PIPELINE_ROOT MODELS
 
 STAMP := $(VENV)/.tfzoo-installed
 
@@ -50,7 +55,7 @@ $(STAMP): requirements.lock setup.py
 	$(VENV)/bin/python -m pip check && touch $@
 
 run-pipeline: $(STAMP) ## run MODEL's TFX pipeline end to end (MODEL=cnn, see make list; DATA=, ARGS=, BEAM_ARGS=)
-	@$(VENV)/bin/tfzoo run '$(MODEL)' $(if $(DATA),--data '$(DATA)') $(ARGS)
+	@$(VENV)/bin/tfzoo run "$$MODEL" $(if $(DATA),--data "$$DATA") $(ARGS)
 
 list: $(STAMP) ## list the models
 	@$(VENV)/bin/tfzoo list
@@ -59,40 +64,40 @@ serve: $(STAMP) ## TensorFlow Serving on every pushed model (tensorflow_model_se
 	@$(VENV)/bin/tfzoo serve $(ARGS)
 
 predict: $(STAMP) ## ask the served MODEL about INPUT (ARGS='--protocol rest', '--signature raw', '--local')
-	@$(VENV)/bin/tfzoo predict '$(MODEL)' '$(INPUT)' $(ARGS)
+	@$(VENV)/bin/tfzoo predict "$$MODEL" "$$INPUT" $(ARGS)
 
 score: $(STAMP) ## score a batch with TFX's BulkInferrer: MODEL=cnn INPUT=<folder of images> or INPUT=<file.csv>
-	@$(VENV)/bin/tfzoo score '$(MODEL)' '$(INPUT)' $(ARGS)
+	@$(VENV)/bin/tfzoo score "$$MODEL" "$$INPUT" $(ARGS)
 
 runs: $(STAMP) ## every pipeline run from ML Metadata (MODEL= to pick one)
-	@$(VENV)/bin/tfzoo runs $(if $(filter command line,$(origin MODEL)),'$(MODEL)')
+	@$(VENV)/bin/tfzoo runs $(if $(filter command line,$(origin MODEL)),"$$MODEL")
 
 lineage: $(STAMP) ## what produced MODEL's latest push (or VERSION=out/serving/<model>/<version>)
-	@$(VENV)/bin/tfzoo lineage '$(if $(VERSION),$(abspath $(VERSION)),$(MODEL))'
+	@$(VENV)/bin/tfzoo lineage "$${VERSION:-$$MODEL}"
 
 why-not-blessed: $(STAMP) ## the metrics and thresholds that kept MODEL's last model out of serving/
-	@$(VENV)/bin/tfzoo why-not-blessed '$(MODEL)' $(ARGS)
+	@$(VENV)/bin/tfzoo why-not-blessed "$$MODEL" $(ARGS)
 
 .PHONY: report
 report: $(STAMP) ## HTML pages of every pipeline's runs, data, training, gates, pictures (MODEL= for one)
-	@$(VENV)/bin/tfzoo report $(if $(filter command line,$(origin MODEL)),'$(MODEL)')
+	@$(VENV)/bin/tfzoo report $(if $(filter command line,$(origin MODEL)),"$$MODEL")
 
 .PHONY: versions rollback
 versions: $(STAMP) ## every pushed version of MODEL: when, which run, its gate metrics, * the one served
-	@$(VENV)/bin/tfzoo versions '$(MODEL)'
+	@$(VENV)/bin/tfzoo versions "$$MODEL"
 
 rollback: $(STAMP) ## serve an earlier blessed version of MODEL again, as a new highest version (VERSION=; default: the previous model)
-	@$(VENV)/bin/tfzoo rollback '$(MODEL)' $(if $(VERSION),'$(VERSION)')
+	@$(VENV)/bin/tfzoo rollback "$$MODEL" $(if $(VERSION),"$$VERSION")
 
 tensorboard: $(STAMP) ## TensorBoard on MODEL's latest training logs (ALL=1: every run)
-	@$(VENV)/bin/tfzoo tensorboard '$(MODEL)' $(if $(ALL),--all) $(ARGS)
+	@$(VENV)/bin/tfzoo tensorboard "$$MODEL" $(if $(ALL),--all) $(ARGS)
 
 compile-kubeflow: $(STAMP) ## MODEL's pipeline as a Kubeflow v2 / Vertex AI spec (IMAGE=, PIPELINE_ROOT=)
-	@$(VENV)/bin/tfzoo compile-kubeflow '$(MODEL)' $(if $(IMAGE),--image '$(IMAGE)') \
-		$(if $(PIPELINE_ROOT),--pipeline-root '$(PIPELINE_ROOT)') $(ARGS)
+	@$(VENV)/bin/tfzoo compile-kubeflow "$$MODEL" $(if $(IMAGE),--image "$$IMAGE") \
+		$(if $(PIPELINE_ROOT),--pipeline-root "$$PIPELINE_ROOT") $(ARGS)
 
 bench: $(STAMP) ## benchmarks, not part of test: pipeline vs plain Keras, cached re-run, per component, cnn latency, peak memory (MODELS=, ARGS=)
-	$(VENV)/bin/python -m pipelines.bench $(if $(MODELS),--models '$(MODELS)') $(ARGS)
+	$(VENV)/bin/python -m pipelines.bench $(if $(MODELS),--models "$$MODELS") $(ARGS)
 
 test: $(STAMP) ## run the test suite (unit + end-to-end pipelines on tiny data)
 	$(VENV)/bin/python -m pytest tests $(PYTEST_ARGS)

@@ -189,8 +189,8 @@ def test_lineage_of_the_latest_and_of_the_first_push(project, home):
   assert re.search(r'Trainer \(executed\)\n    model: Model #\d+ ', text), text
   assert re.search(r'Evaluator \(executed\)\n(    .*\n)*    blessing: ModelBlessing .*  blessed',
                    text), text
-  assert re.search(r'evaluation: ModelEvaluation #\d+ \S+  sparse_categorical_accuracy = 1$',
-                   text, re.M), text
+  assert re.search(r'evaluation: ModelEvaluation #\d+ \S+  sparse_categorical_accuracy = 1, '
+                   r'sparse_categorical_accuracy per class = 1$', text, re.M), text
   assert re.search(rf'Pusher \(executed\)\n    pushed_model: PushedModel .*  -> {re.escape(last)}',
                    text), text
   for uri in re.findall(r'#\d+ (\S+)', text):

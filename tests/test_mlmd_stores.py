@@ -205,8 +205,10 @@ def test_readers_keep_pipelines_apart_in_a_shared_store(tmp_path, monkeypatch):
   assert metadata.pipelines(paths) == ['alpha', 'beta']
   assert list(inspection.stores(paths)) == ['alpha', 'beta']
   with pytest.raises(inspection.InspectionError,
-                     match=r'no runs of gamma recorded in ML Metadata \(MySQL db.internal:3306/mlmd\)'):
-    inspection.stores(paths, 'gamma')
+                     match=r'no runs of cnn recorded in ML Metadata \(MySQL db.internal:3306/mlmd\)'):
+    inspection.stores(paths, 'cnn')
+  with pytest.raises(inspection.InspectionError, match=r"unknown MODEL 'gamma': must be one of"):
+    inspection.stores(paths, 'gamma')  # not a pipeline: refused before the store is asked
 
 
 def _mysql_server_binary():

@@ -313,3 +313,22 @@ def test_the_cheap_layer_imports_no_tensorflow():
                         env=dict(os.environ, PYTHONPATH=REPO), timeout=120)
   assert done.returncode == 0, done.stderr
   assert done.stdout.strip() == '[]', done.stdout
+
+
+def test_make_hands_names_to_tfzoo_unspliced(tmp_path):
+  """MODEL, VERSION, DATA, INPUT reach tfzoo through the environment: a value with quotes and
+  a command in it is one argument, refused as a model name, never run by the shell; a path
+  that climbs out of the work directory is refused before a path is made of it."""
+  marker = tmp_path / 'ran'
+  env = dict(os.environ, TFZOO_HOME=str(tmp_path / 'home'))
+  for variable, value in (('MODEL', f"x'; touch {marker}; '"), ('MODEL', f'`touch {marker}`'),
+                          ('MODEL', '../../etc/passwd')):
+    done = subprocess.run(['make', '-s', 'runs', f'{variable}={value}'], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0, done.stdout
+    [line] = [l for l in done.stderr.splitlines() if l.startswith('tfzoo:')]
+    assert line.startswith(f'tfzoo: invalid MODEL {value!r}'), line
+  done = subprocess.run(['make', '-s', 'lineage', f'VERSION=";touch {marker};"'], cwd=REPO,
+                        env=env, capture_output=True, text=True, timeout=120)
+  assert done.returncode != 0
+  assert not marker.exists()

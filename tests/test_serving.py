@@ -70,7 +70,15 @@ def test_serve_falls_back_to_docker(serving_root):
   assert command.kind == 'docker'
   assert command.argv[:2] == ['/usr/bin/docker', 'run']
   assert f'{serving_root}:/models:ro' in command.argv
-  assert '8501:8501' in command.argv and '8500:8500' in command.argv
+  # Published on loopback only unless asked; an address is an IP, never a name or flags.
+  assert '127.0.0.1:8501:8501' in command.argv and '127.0.0.1:8500:8500' in command.argv
+  everywhere = server.serve_command(serving_root, which=_which('docker'), address='0.0.0.0')
+  assert '0.0.0.0:8501:8501' in everywhere.argv
+  v6 = server.serve_command(serving_root, which=_which('docker'), address='::1')
+  assert '[::1]:8500:8500' in v6.argv
+  for bad in ('localhost', '0.0.0.0:1 -v /:/x', '--privileged'):
+    with pytest.raises(server.ServingError, match='is not an IP address'):
+      server.serve_command(serving_root, which=_which('docker'), address=bad)
   assert server.DOCKER_IMAGE in command.argv
   assert '--model_config_file=/models/models.config' in command.argv
   config = text_format.Parse(command.config, model_server_config_pb2.ModelServerConfig())

@@ -74,7 +74,8 @@ def test_versions_lists_each_push_with_its_run_and_metrics(project, home):
   for row, version, run_id, mark in ((rows[0], first, run_ids[0], ' '),
                                      (rows[1], second, run_ids[1], '*')):
     assert re.fullmatch(rf'\{mark} {version} +\d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d +{run_id} +'
-                        r'sparse_categorical_accuracy = 1', row), row
+                        r'sparse_categorical_accuracy = 1, sparse_categorical_accuracy per class = 1',
+                        row), row
 
 
 def test_rollback_serves_the_first_version_again_as_a_new_highest_version(project, home,
@@ -106,8 +107,8 @@ def test_rollback_serves_the_first_version_again_as_a_new_highest_version(projec
 
   status, out, _ = _tfzoo(capsys, home, 'versions', 'classifier')
   assert status == 0
-  assert re.search(rf'^\* {new} .*sparse_categorical_accuracy = 1  rollback of {first}$', out,
-                   re.M), out
+  assert re.search(rf'^\* {new} .*sparse_categorical_accuracy per class = 1  rollback of '
+                   rf'{first}$', out, re.M), out
   assert re.search(rf'^  {second} ', out, re.M), out
   lines = inspection.lineage('classifier', metadata.sqlite_config(
       os.path.join(home, 'metadata', 'classifier.sqlite'))).splitlines()

@@ -23,6 +23,8 @@ failing component is named).
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from typing import List, Optional
 
 from pipelines import registry
@@ -60,6 +62,9 @@ def main(argv: Optional[List[str]] = None) -> int:
   except CliError as e:
     say(str(e))
     return e.status
+  except BrokenPipeError:  # `tfzoo runs | head`: the reader has what it wanted
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return EXIT_OK
   except RuntimeError as e:
     from pipelines.mlmd import metadata  # pylint: disable=g-import-not-at-top
     if not isinstance(e, metadata.MetadataConnectionError):

@@ -38,6 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help='TF Serving gRPC port (default $GRPC_PORT or 8500)')
   serve = sub.add_parser('serve', parents=[home, ports],
                          help='serve every pushed model with TensorFlow Serving (binary or Docker)')
+  serve.add_argument('--address', default=os.environ.get('SERVE_ADDRESS', '127.0.0.1'),
+                     help="Docker: the address to publish the ports on (default $SERVE_ADDRESS "
+                          "or 127.0.0.1, this machine only; 0.0.0.0: every interface). "
+                          "tensorflow_model_server itself listens on every interface")
   serve.add_argument('--dry-run', action='store_true',
                      help='write the model config and print the command without running it')
   predict = sub.add_parser('predict', parents=[home, ports], help='ask a served model (or --local)')

@@ -16,14 +16,17 @@ from pipelines.serving import server
 def serve_command(args: argparse.Namespace) -> int:
   root = Paths.from_env(args.home).serving_root()
   try:
-    command = server.serve_command(root, args.rest_port, args.grpc_port)
+    command = server.serve_command(root, args.rest_port, args.grpc_port, address=args.address)
   except server.ServingError as e:
     raise CliError(str(e)) from None
   server.write_config(command)
   models = ', '.join(f'{m} (version {v[-1]})' for m, v in server.pushed_models(root).items())
   print(f'tfzoo: serving {models}')
+  where = (f'on {args.address}' if command.kind == 'docker' else
+             'on every interface (tensorflow_model_server has no address option: firewall the '
+             'ports to keep them private)')
   print(f'tfzoo: model config {command.config_path}; REST on port {args.rest_port}, gRPC on '
-        f'port {args.grpc_port}')
+        f'port {args.grpc_port}, {where}')
   print('tfzoo: ' + ' '.join(shlex.quote(a) for a in command.argv), flush=True)
   if args.dry_run:
     return EXIT_OK

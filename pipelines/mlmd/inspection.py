@@ -11,6 +11,7 @@ from typing import Dict, List, Optional, Tuple
 from google.protobuf import json_format
 from ml_metadata.proto import metadata_store_pb2
 
+from pipelines import registry
 from pipelines.mlmd import manifest, metadata, pushes, summary
 
 
@@ -21,7 +22,13 @@ class InspectionError(LookupError):
 def stores(paths, model: Optional[str] = None) -> Dict[str, object]:
   """{pipeline: its store's ConnectionConfig} (one pipeline if `model` is given): each
   pipeline's SQLite file under the work directory, or the shared MySQL store for every
-  pipeline recorded there."""
+  pipeline recorded there. A `model` that is not a registered pipeline is refused before any
+  path is made of it."""
+  if model:
+    try:
+      registry.pipeline_spec(model)
+    except registry.UnknownModelError as e:
+      raise InspectionError(str(e)) from None
   if metadata.shared():
     recorded = metadata.pipelines(paths)
     if model and model not in recorded:

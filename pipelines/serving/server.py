@@ -8,6 +8,7 @@ pushed later is picked up), then runs `tensorflow_model_server` if it is on PATH
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import shutil
 from typing import Dict, List
@@ -70,9 +71,24 @@ class ServeCommand:
   kind: str  # 'binary' or 'docker'
 
 
+LOOPBACK = '127.0.0.1'
+
+
+def check_address(address: str) -> str:
+  """An IP address to publish Docker's ports on (never a name: it reaches docker's argv)."""
+  try:
+    return str(ipaddress.ip_address(address))
+  except ValueError:
+    raise ServingError(f'--address {address!r} is not an IP address (e.g. 127.0.0.1, the '
+                       'default, or 0.0.0.0 for every interface)') from None
+
+
 def serve_command(serving_root: str, rest_port: int = 8501, grpc_port: int = 8500,
-                  which=shutil.which) -> ServeCommand:
-  """The command that serves every pushed model; writes nothing (see write_config)."""
+                  which=shutil.which, address: str = LOOPBACK) -> ServeCommand:
+  """The command that serves every pushed model; writes nothing (see write_config). Docker
+  publishes the ports on `address` only (loopback unless asked); tensorflow_model_server has
+  no such option and listens on every interface."""
+  address = check_address(address)
   models = list(pushed_models(serving_root))
   if not models:
     raise ServingError(f'no pushed models under {serving_root}; run '
@@ -90,7 +106,8 @@ def serve_command(serving_root: str, rest_port: int = 8501, grpc_port: int = 850
   if docker:
     config_path = os.path.join(serving_root, CONFIG_NAME)
     return ServeCommand(
-        argv=[docker, 'run', '--rm', '-p', f'{rest_port}:8501', '-p', f'{grpc_port}:8500',
+        argv=[docker, 'run', '--rm', '-p', f'{_host(address)}:{rest_port}:8501',
+              '-p', f'{_host(address)}:{grpc_port}:8500',
               '-v', f'{serving_root}:{DOCKER_MODELS_DIR}:ro', DOCKER_IMAGE,
               f'--model_config_file={DOCKER_MODELS_DIR}/{CONFIG_NAME}',
               f'--model_config_file_poll_wait_seconds={CONFIG_POLL_SECONDS}'],
@@ -99,6 +116,10 @@ def serve_command(serving_root: str, rest_port: int = 8501, grpc_port: int = 850
       'neither tensorflow_model_server nor docker is on PATH: install TensorFlow Serving '
       '(https://www.tensorflow.org/tfx/serving/setup, e.g. apt-get install '
       'tensorflow-model-server) or Docker')
+
+
+def _host(address: str) -> str:
+  return f'[{address}]' if ':' in address else address
 
 
 def write_config(command: ServeCommand) -> None:

@@ -1,15 +1,16 @@
 """The one pipeline factory: any ModelSpec -> the same TFX DAG.
 
-  CsvExampleGen | TfdsExampleGen -> StatisticsGen -> ImportSchemaGen (curated schema)
-  -> StrictExampleValidator (anomalies stop the run) -> Transform -> Trainer
+  CsvExampleGen | TfdsExampleGen -> StatisticsGen (+ ImportSchemaGen: the curated schema)
+  -> StrictExampleValidator (anomalies stop the run)
+  -> DriftValidator (drift from the served model's training data stops the run)
+  -> Transform -> Trainer
   (+ ReferenceTrainer: the GANs' judge, a classifier trained on the same data)
   -> Evaluator (+ latest blessed model as baseline)
   -> InfraValidator (every signature loaded and queried as TF Serving does) -> AtomicPusher
 
 The Evaluator is TFX's (TFMA) or, for metrics TFMA cannot compute (a generated word),
-QualityEvaluator; the Pusher needs its blessing and the InfraValidator's.
-
-The runner decides where it runs (LocalDagRunner here; Beam args pass straight through).
+QualityEvaluator; the Pusher needs its blessing and the InfraValidator's. The runner decides
+where it runs (LocalDagRunner here; Beam args pass straight through).
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ from tfx.types import standard_artifacts
 from tfx.types.channel import Channel
 
 from components.atomic_pusher import AtomicPusher
+from components.drift_validator import DriftValidator, load_config
 from components.infra_validator.component import ServingInfraValidator
 from components.quality_evaluator import QualityEvaluator, QualityGate
 from components.strict_example_validator import StrictExampleValidator
@@ -74,6 +76,22 @@ class Placement:
                       **blessed).with_id('baseline_resolver')
     return Resolver(strategy_class=baseline.LatestBlessedOtherModelStrategy,
                     candidate=candidate, **blessed).with_id('baseline_resolver')
+
+  def drift_check(self, spec: registry.ModelSpec, statistics, accept_drift: bool) -> List:
+    """[resolver, DriftValidator]: the data's statistics against the served model's training
+    data's (pipelines/baseline.py). None in the image: Kubeflow compiles only TFX's two
+    strategies, neither of which follows a push back to its statistics (docs/scale-out.md)."""
+    if self.root:
+      return []
+    trained_on = Resolver(strategy_class=baseline.ServedModelStatisticsStrategy,
+                          config={'pipeline': spec.name}, candidate=statistics,
+                          statistics=Channel(type=standard_artifacts.ExampleStatistics)
+                          ).with_id('drift_baseline_resolver')
+    return [trained_on, DriftValidator(statistics=statistics,
+                                       baseline_statistics=trained_on.outputs['statistics'],
+                                       config=load_config(spec.source.drift_path),
+                                       accept_drift=accept_drift).with_id('DriftValidator')]
+
 
 def module_config(spec: registry.ModelSpec) -> Dict[str, object]:
   """custom_config handed to preprocessing_fn, run_fn and evaluate_fn: the spec's feature
@@ -171,12 +189,14 @@ def create_pipeline(spec: registry.ModelSpec,
                     train_steps: Optional[int] = None,
                     gates: Optional[Sequence[registry.Gate]] = None,
                     tfds_manual_dir: Optional[str] = None,
-                    container_root: Optional[str] = None) -> Pipeline:
+                    container_root: Optional[str] = None,
+                    accept_drift: bool = False) -> Pipeline:
   """Builds the TFX pipeline for `spec`.
 
   data_path overrides a CSV model's file; train_steps the step count; gates the thresholds
   (tests use an impossible one to check that an unblessed model is never pushed);
-  tfds_manual_dir lets TFDS prepare a dataset from its original files without downloading.
+  tfds_manual_dir lets TFDS prepare a dataset from its original files without downloading;
+  accept_drift trains on data that drifted from the served model's (--accept-drift).
   container_root: the same pipeline for a container image holding this project there
   (Kubeflow / Vertex, pipelines/kubeflow.py: see Placement); None: this machine.
   """
@@ -191,8 +211,10 @@ def create_pipeline(spec: registry.ModelSpec,
   config = module_config(spec)
 
   example_gen = _example_gen(spec, data_path, paths, tfds_manual_dir, placement)
-  statistics_gen = StatisticsGen(examples=example_gen.outputs['examples'])
   schema_gen = ImportSchemaGen(schema_file=placement.schema(spec, paths))
+  # With the schema, a categorical integer (MNIST's label) gets counts per value.
+  statistics_gen = StatisticsGen(examples=example_gen.outputs['examples'],
+                                 schema=schema_gen.outputs['schema'])
   example_validator = StrictExampleValidator(
       statistics=statistics_gen.outputs['statistics'],
       schema=schema_gen.outputs['schema']).with_id('ExampleValidator')
@@ -201,13 +223,14 @@ def create_pipeline(spec: registry.ModelSpec,
       schema=schema_gen.outputs['schema'],
       module_file=placement.file(spec.module_file),
       materialize=spec.materialize,
-      # Transform's own pre- and post-transform statistics are two more statistics passes
-      # read by nothing here (docs/benchmarks.md: most of Transform's time on MNIST).
+      # Its own pre/post statistics passes are read by nothing (docs/benchmarks.md).
       disable_statistics=True,
       custom_config=config)
-  # Nothing reads the anomalies artifact, so without this edge Transform and even Trainer
-  # could run before (or beside) the validator; data must pass it before anything is fit.
-  transform.add_upstream_node(example_validator)
+  drift = placement.drift_check(spec, statistics_gen.outputs['statistics'], accept_drift)
+  # Nothing reads the anomalies artifacts, so without these edges Transform and even Trainer
+  # could run before (or beside) the validators; data must pass them before anything is fit.
+  for validator in [example_validator] + drift[1:]:
+    transform.add_upstream_node(validator)
   trainer = Trainer(
       module_file=placement.file(spec.module_file),
       examples=(transform.outputs['transformed_examples'] if spec.materialize
@@ -263,9 +286,9 @@ def create_pipeline(spec: registry.ModelSpec,
           filesystem=pusher_pb2.PushDestination.Filesystem(
               base_directory=paths.serving_dir(spec.name)))).with_id('Pusher')
 
-  components: List = [example_gen, statistics_gen, schema_gen, example_validator, transform,
-                      trainer] + ([reference_trainer] if reference_trainer else []) + [
-                          baseline_resolver, evaluator, infra_validator, pusher]
+  components: List = [example_gen, schema_gen, statistics_gen, example_validator] + drift + [
+      transform, trainer] + ([reference_trainer] if reference_trainer else []) + [
+          baseline_resolver, evaluator, infra_validator, pusher]
   return Pipeline(
       pipeline_name=spec.name,
       pipeline_root=paths.pipeline_root(spec.name),

@@ -17,8 +17,23 @@ class UnknownModelError(ValueError):
   """A MODEL that is not registered (or has no such mode): one line naming the valid ones."""
 
 
+class _Curated:
+  """A data source's curated files under data/: its schema and, beside it, its drift
+  thresholds (components/drift_validator)."""
+  schema: str
+
+  @property
+  def schema_path(self) -> str:
+    return os.path.join(DATA_DIR, self.schema)
+
+  @property
+  def drift_path(self) -> str:
+    """The drift thresholds, beside the curated schema (components/drift_validator)."""
+    return os.path.join(os.path.dirname(self.schema_path), 'drift.pbtxt')
+
+
 @dataclasses.dataclass(frozen=True)
-class CsvSource:
+class CsvSource(_Curated):
   """A CSV file read by CsvExampleGen.
 
   The seed trains and evaluates on the same few rows; `same_rows_for_eval` keeps that protocol
@@ -35,22 +50,14 @@ class CsvSource:
     path = path or self.path
     return path if os.path.isabs(path) else os.path.join(DATA_DIR, path)
 
-  @property
-  def schema_path(self) -> str:
-    return os.path.join(DATA_DIR, self.schema)
-
 
 @dataclasses.dataclass(frozen=True)
-class TfdsSource:
+class TfdsSource(_Curated):
   """A tensorflow-datasets dataset read by TfdsExampleGen (components/tfds_example_gen)."""
   dataset: str  # TFDS name with its version pinned, e.g. 'mnist:3.0.1'
   schema: str  # curated schema, relative to data/
   train_split: str = 'train'  # TFDS split expressions (slicing allowed: 'train[:2000]')
   eval_split: str = 'test'
-
-  @property
-  def schema_path(self) -> str:
-    return os.path.join(DATA_DIR, self.schema)
 
 
 @dataclasses.dataclass(frozen=True)

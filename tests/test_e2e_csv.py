@@ -26,7 +26,8 @@ from serving_helpers import every_signature, serialized_examples
 
 ANIMALS = [(0, 0, b'other'), (1, 0, b'mammal'), (1, 1, b'bird'),
            (0, 0, b'other'), (0, 0, b'other'), (0, 1, b'bird')]
-UPSTREAM = ['CsvExampleGen', 'ImportSchemaGen', 'StatisticsGen', 'ExampleValidator']
+UPSTREAM = ['CsvExampleGen', 'ImportSchemaGen', 'StatisticsGen', 'ExampleValidator',
+            'DriftValidator']
 COMPONENTS = UPSTREAM + ['Transform', 'Trainer', 'Evaluator', 'InfraValidator', 'Pusher']
 
 

@@ -16,7 +16,7 @@ from conftest import node_states, run_tfzoo, versions
 from serving_helpers import every_signature, serialized_examples
 
 COMPONENTS = ['TfdsExampleGen', 'ImportSchemaGen', 'StatisticsGen', 'ExampleValidator',
-              'Transform', 'Trainer', 'Evaluator', 'InfraValidator', 'Pusher']
+              'DriftValidator', 'Transform', 'Trainer', 'Evaluator', 'InfraValidator', 'Pusher']
 
 
 def _test_digits(tfds_data_dir: str, split: str):

@@ -17,7 +17,7 @@ from conftest import node_states, run_tfzoo, serving_snapshot, start_tfzoo, vers
 from serving_helpers import every_signature, serialized_examples
 
 COMPONENTS = ['CsvExampleGen', 'ImportSchemaGen', 'StatisticsGen', 'ExampleValidator',
-              'Transform', 'Trainer', 'Evaluator', 'InfraValidator', 'Pusher']
+              'DriftValidator', 'Transform', 'Trainer', 'Evaluator', 'InfraValidator', 'Pusher']
 WORDS = [b'word', b'wood', b'deep', b'cold', b'cool', b'load', b'love', b'kiss', b'kind']
 PAIRS = {b'word': '단어', b'wood': '나무', b'game': '놀이', b'girl': '소녀', b'kiss': '키스',
          b'love': '사랑'}

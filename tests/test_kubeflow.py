@@ -20,7 +20,7 @@ ROOT = 'gs://my-bucket/tfzoo'
 DAG = {
     'TfdsExampleGen': [],
     'ImportSchemaGen': [],
-    'StatisticsGen': ['TfdsExampleGen'],
+    'StatisticsGen': ['ImportSchemaGen', 'TfdsExampleGen'],
     'ExampleValidator': ['ImportSchemaGen', 'StatisticsGen'],
     'Transform': ['ExampleValidator', 'ImportSchemaGen', 'TfdsExampleGen'],
     'Trainer': ['ImportSchemaGen', 'TfdsExampleGen', 'Transform'],

@@ -11,6 +11,7 @@ import time
 import pytest
 import tensorflow_model_analysis as tfma
 
+from components.drift_validator import load_config
 from conftest import REPO
 from pipelines import cache_keys, factory, paths, registry, specs
 from pipelines.artifacts import evaluation
@@ -80,16 +81,29 @@ def test_pipeline_has_the_components_in_order(tmp_path):
   pipeline = factory.create_pipeline(spec, Paths(str(tmp_path)), beam_args=['--foo=1'])
   ids = [c.id for c in pipeline.components]
   order = ['CsvExampleGen', 'StatisticsGen', 'ImportSchemaGen', 'ExampleValidator',
-           'Transform', 'Trainer', 'baseline_resolver', 'Evaluator', 'InfraValidator', 'Pusher']
+           'drift_baseline_resolver', 'DriftValidator', 'Transform', 'Trainer', 'baseline_resolver', 'Evaluator', 'InfraValidator', 'Pusher']
   assert sorted(ids) == sorted(order)
   # Topological order: every component after the ones it consumes.
   position = {c.id: i for i, c in enumerate(pipeline.components)}
   for component in pipeline.components:
     for upstream in component.upstream_nodes:
       assert position[upstream.id] < position[component.id], (upstream.id, component.id)
-  # The validator gates everything that fits on the data (Transform, hence Trainer).
+  # The validators gate everything that fits on the data (Transform, hence Trainer).
   transform = next(c for c in pipeline.components if c.id == 'Transform')
-  assert 'ExampleValidator' in {u.id for u in transform.upstream_nodes}
+  assert {'ExampleValidator', 'DriftValidator'} <= {u.id for u in transform.upstream_nodes}
+  # The drift check: this run's statistics (computed with the curated schema) against those
+  # the resolver finds for the served model; the spec's thresholds; accept_drift only if asked.
+  drift = next(c for c in pipeline.components if c.id == 'DriftValidator')
+  statistics_gen = next(c for c in pipeline.components if c.id == 'StatisticsGen')
+  assert drift.inputs['statistics'] is statistics_gen.outputs['statistics']
+  assert {u.id for u in statistics_gen.upstream_nodes} == {'CsvExampleGen', 'ImportSchemaGen'}
+  assert {u.id for u in drift.upstream_nodes} == {'StatisticsGen', 'drift_baseline_resolver'}
+  assert drift.exec_properties['distribution_validator_config'] == load_config(
+      spec.source.drift_path)
+  assert drift.exec_properties.get('accept_drift') is None
+  accepting = factory.create_pipeline(spec, Paths(str(tmp_path)), accept_drift=True)
+  assert next(c for c in accepting.components
+              if c.id == 'DriftValidator').exec_properties['accept_drift'] == 1
   validator = next(c for c in pipeline.components if c.id == 'ExampleValidator')
   assert type(validator).__name__ == 'StrictExampleValidator'
   assert type(next(c for c in pipeline.components if c.id == 'Pusher')).__name__ == 'AtomicPusher'

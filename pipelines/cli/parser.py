@@ -20,6 +20,9 @@ def build_parser() -> argparse.ArgumentParser:
   run.add_argument('--tfds-manual-dir', default=os.environ.get('TFZOO_TFDS_MANUAL_DIR'),
                    help='directory with a TFDS dataset\'s original files, for machines without '
                         'internet (default $TFZOO_TFDS_MANUAL_DIR; unset: TFDS downloads)')
+  run.add_argument('--accept-drift', action='store_true',
+                   help="train on data that drifted from the served model's training data "
+                        '(recorded in ML Metadata); without it such data stops the run, exit 4')
   run.add_argument('--train-steps', type=int, help='override the number of training steps')
   run.add_argument('--gate', action='append', default=[], metavar='METRIC=BOUND',
                    help="override a gate's bound, e.g. sparse_categorical_accuracy=0.9")

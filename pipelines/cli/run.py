@@ -8,6 +8,7 @@ import os
 import time
 from typing import List, Optional
 
+from components.drift_validator.errors import DataDriftError
 from components.strict_example_validator.errors import DataAnomaliesError
 from components.tfds_example_gen import TfdsExampleGenError, download
 from ml_metadata.proto import metadata_store_pb2
@@ -43,9 +44,10 @@ def _gates(spec: registry.ModelSpec, overrides: List[str]) -> List[registry.Gate
   return list(gates.values())
 
 
-def _is_data_anomaly(error: Optional[BaseException]) -> bool:
+def _is_bad_data(error: Optional[BaseException]) -> bool:
+  """The schema's or the drift check's refusal (however deep in TFX's exceptions)."""
   while error is not None:
-    if isinstance(error, DataAnomaliesError):
+    if isinstance(error, (DataAnomaliesError, DataDriftError)):
       return True
     error = error.__cause__ or error.__context__
   return False
@@ -136,7 +138,8 @@ def _run_locked(spec: registry.ModelSpec, args: argparse.Namespace, paths: Paths
     from pipelines import factory  # pylint: disable=g-import-not-at-top
     LocalDagRunner().run(factory.create_pipeline(
         spec, paths, beam_args=beam_args(args), data_path=data_path,
-        train_steps=args.train_steps, gates=gates, tfds_manual_dir=manual_dir))
+        train_steps=args.train_steps, gates=gates, tfds_manual_dir=manual_dir,
+        accept_drift=args.accept_drift))
 
   produced_by = manifest.build(spec.module_file)
   error = run_logged(log_path, args.verbose, 'pipeline', run_pipeline)
@@ -173,7 +176,7 @@ def _record_manifest(spec: registry.ModelSpec, paths: Paths, started: float,
 
 def _outcome(spec: registry.ModelSpec, result: Optional[summary.RunSummary],
              error: Optional[BaseException], data_path: Optional[str], log_note: str) -> int:
-  if _is_data_anomaly(error):
+  if _is_bad_data(error):
     source = data_path or f'TFDS {spec.source.dataset}'
     raise CliError(f'{source}: {last_line(error)}; stopped before training, nothing was '
                    'pushed', EXIT_BAD_DATA)

@@ -12,7 +12,7 @@ from google.protobuf import json_format
 from ml_metadata.proto import metadata_store_pb2
 
 from pipelines import registry
-from pipelines.mlmd import manifest, metadata, pushes, summary
+from pipelines.mlmd import checks, manifest, metadata, pushes, summary
 
 
 class InspectionError(LookupError):
@@ -160,7 +160,7 @@ def _details(store, execution: metadata_store_pb2.Execution,
     return ', '.join(f'{c.key} = {"n/a" if c.value is None else f"{c.value:.6g}"}'
                      for c in summary.gate_checks(artifact.uri))
   if type_name == 'InfraBlessing' and 'blessed' in props:
-    return summary.infra_check(artifact).format()
+    return checks.infra_check(artifact).format()
   if type_name == 'PushedModel':
     return f'-> {props["pushed_destination"].string_value}'
   return ''

@@ -112,6 +112,31 @@ def pushes(store, pipeline: str) -> List[Push]:
   return found
 
 
+def served(store, pipeline: str) -> Optional[Push]:
+  """The push TF Serving serves now: the highest version still on disk (its latest policy)."""
+  return max((p for p in pushes(store, pipeline) if os.path.isdir(p.destination)),
+             key=lambda p: p.version, default=None)
+
+
+def training_statistics(store, model_id: int) -> Optional[metadata_store_pb2.Artifact]:
+  """StatisticsGen's statistics of the raw examples a model was trained on, by lineage: the
+  Trainer that wrote the model, the Transform graph it took, that Transform's examples, and
+  the statistics computed from those examples (a cached StatisticsGen points at the same)."""
+  trainer = producer(store, model_id)
+  graph = inputs(store, trainer.id).get('transform_graph') if trainer else None
+  transform = producer(store, graph.id) if graph else None
+  examples = inputs(store, transform.id).get('examples') if transform else None
+  if examples is None:
+    return None
+  readers = [e.execution_id for e in store.get_events_by_artifact_ids([examples.id])
+             if e.type == metadata_store_pb2.Event.INPUT]
+  found = [e.artifact_id for e in store.get_events_by_execution_ids(readers)
+           if e.type == metadata_store_pb2.Event.OUTPUT and e.path.steps
+           and e.path.steps[0].key == 'statistics']
+  statistics = store.get_artifacts_by_id(sorted(set(found)))
+  return min(statistics, key=lambda a: (a.create_time_since_epoch, a.id), default=None)
+
+
 def evaluation_uri(store, push: Push) -> Optional[str]:
   """The ModelEvaluation beside the push's ModelBlessing (what the Evaluator gated on)."""
   blessing = push.inputs.get('model_blessing')

@@ -11,14 +11,13 @@ import json
 import os
 from typing import Dict, List, Optional
 
-from components.infra_validator import keys as infra_keys
 from components.quality_evaluator import keys as quality_keys
 from ml_metadata import errors
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 from pipelines.artifacts import evaluation
-from pipelines.mlmd import metadata
+from pipelines.mlmd import checks, metadata
 
 ERROR_PROPERTY = 'tfzoo_error'  # a failed execution's one line, recorded by `tfzoo run`
 EXECUTION_RESULT = '__execution_result__'  # TFX's (tfx/orchestration/portable/mlmd/execution_lib)
@@ -46,22 +45,6 @@ MetricCheck = evaluation.Gate  # a gate's value, threshold and verdict
 
 
 @dataclasses.dataclass
-class InfraCheck:
-  """What the InfraValidator found: whether TF Serving's loader served every signature."""
-  passed: bool
-  validated_with: str
-  signatures: List[str]
-  requests: int
-  error: str = ''
-
-  def format(self) -> str:
-    if not self.passed:
-      return f'served by TF Serving: NO, {self.error} ({self.validated_with})'
-    return (f'served by TF Serving: yes, {self.requests} requests to '
-            f'{", ".join(self.signatures)} answered ({self.validated_with})')
-
-
-@dataclasses.dataclass
 class RunSummary:
   pipeline: str
   run_id: str
@@ -72,7 +55,8 @@ class RunSummary:
   pictures: List[str] = dataclasses.field(default_factory=list)
   tensorboard_dir: Optional[str] = None
   samples: Dict[str, str] = dataclasses.field(default_factory=dict)  # input -> model output
-  infra: Optional[InfraCheck] = None
+  infra: Optional[checks.InfraCheck] = None
+  drift: Optional[checks.DriftCheck] = None
 
   def component(self, node: str) -> Optional[ComponentRun]:
     return next((c for c in self.components if c.node == node), None)
@@ -89,6 +73,8 @@ class RunSummary:
       value = 'n/a' if m.value is None else f'{m.value:.6g}'
       lines.append(f'  metric {m.key} = {value}  (gate: {m.threshold}) '
                    f'{"passed" if m.passed else "FAILED"}')
+    if self.drift is not None:
+      lines.append(f'  {self.drift.format()}')
     if self.samples:
       lines.append('  outputs: ' + ', '.join(f'{k} -> {v or "(nothing)"}'
                                             for k, v in self.samples.items()))
@@ -211,28 +197,19 @@ def summarize(store: metadata_store.MetadataStore, run: metadata_store_pb2.Conte
       evaluation_uri = evaluator.outputs['evaluation'][0].uri
       summary.metrics = gate_checks(evaluation_uri)
       summary.samples = quality_samples(evaluation_uri)
+  validator = summary.component('DriftValidator')
+  if validator and validator.outputs.get('anomalies'):
+    summary.drift = checks.drift_check(validator.outputs['anomalies'][0], validator.started,
+                                       pipeline_artifacts(store, 'PushedModel', pipeline))
   infra = summary.component('InfraValidator')
   if infra and infra.outputs.get('blessing'):
-    summary.infra = infra_check(infra.outputs['blessing'][0])
+    summary.infra = checks.infra_check(infra.outputs['blessing'][0])
   pusher = summary.component('Pusher')
   if pusher and pusher.outputs.get('pushed_model'):
     pushed = pusher.outputs['pushed_model'][0].custom_properties
     if pushed['pushed'].int_value:
       summary.pushed_to = pushed['pushed_destination'].string_value
   return summary
-
-
-def infra_check(blessing: metadata_store_pb2.Artifact) -> InfraCheck:
-  properties = blessing.custom_properties
-
-  def text(key: str) -> str:
-    return properties[key].string_value if key in properties else ''
-  return InfraCheck(
-      passed=bool(properties['blessed'].int_value) if 'blessed' in properties else False,
-      validated_with=text(infra_keys.VALIDATED_WITH),
-      signatures=[s for s in text(infra_keys.SIGNATURES).split(',') if s],
-      requests=properties[infra_keys.REQUESTS].int_value if infra_keys.REQUESTS in properties
-      else 0, error=text(infra_keys.ERROR))
 
 
 def latest_run(config, pipeline: Optional[str] = None) -> Optional[RunSummary]:

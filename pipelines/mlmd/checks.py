@@ -1,0 +1,72 @@
+"""The two checks a run summary reports beside the gates: the drift check against the served
+model's training data, and the serving check (read from their artifacts' properties)."""
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import List, Optional
+
+from components.drift_validator import keys as drift_keys
+from components.infra_validator import keys as infra_keys
+from ml_metadata.proto import metadata_store_pb2
+
+
+@dataclasses.dataclass
+class InfraCheck:
+  """What the InfraValidator found: whether TF Serving's loader served every signature."""
+  passed: bool
+  validated_with: str
+  signatures: List[str]
+  requests: int
+  error: str = ''
+
+  def format(self) -> str:
+    if not self.passed:
+      return f'served by TF Serving: NO, {self.error} ({self.validated_with})'
+    return (f'served by TF Serving: yes, {self.requests} requests to '
+            f'{", ".join(self.signatures)} answered ({self.validated_with})')
+
+
+@dataclasses.dataclass
+class DriftCheck:
+  """What the DriftValidator found against the served model's training statistics."""
+  verdict: str  # components/drift_validator/keys.py: passed, accepted, no baseline
+  details: str  # each feature's distance against its threshold
+  served_before: bool  # a version was served when the validator ran
+
+  def format(self) -> str:
+    if self.verdict == drift_keys.NO_BASELINE:
+      return ('drift: not compared, ' + ('the served model was trained on these same statistics'
+                                         if self.served_before else 'no served model yet'))
+    if self.verdict == drift_keys.ACCEPTED:
+      return f'drift: ACCEPTED on purpose (--accept-drift): {self.details}'
+    return f"drift: within the thresholds of the served model's training data: {self.details}"
+
+
+def drift_check(anomalies: metadata_store_pb2.Artifact, started: float,
+                pushed: List[metadata_store_pb2.Artifact]) -> Optional[DriftCheck]:
+  """From the DriftValidator's anomalies artifact; `started`: when it ran (seconds since the
+  epoch); `pushed`: the pipeline's PushedModel artifacts (was a version served then?)."""
+  properties = anomalies.custom_properties
+  if drift_keys.VERDICT not in properties:
+    return None
+  served_before = any(a.custom_properties['pushed'].int_value == 1
+                      and a.create_time_since_epoch < started * 1000
+                      and os.path.isdir(a.custom_properties['pushed_destination'].string_value)
+                      for a in pushed)
+  return DriftCheck(verdict=properties[drift_keys.VERDICT].string_value,
+                    details=properties[drift_keys.DETAILS].string_value,
+                    served_before=served_before)
+
+
+def infra_check(blessing: metadata_store_pb2.Artifact) -> InfraCheck:
+  properties = blessing.custom_properties
+
+  def text(key: str) -> str:
+    return properties[key].string_value if key in properties else ''
+  return InfraCheck(
+      passed=bool(properties['blessed'].int_value) if 'blessed' in properties else False,
+      validated_with=text(infra_keys.VALIDATED_WITH),
+      signatures=[s for s in text(infra_keys.SIGNATURES).split(',') if s],
+      requests=properties[infra_keys.REQUESTS].int_value if infra_keys.REQUESTS in properties
+      else 0, error=text(infra_keys.ERROR))

@@ -1,10 +1,8 @@
 """The one pipeline factory: any ModelSpec -> the same TFX DAG.
 
   CsvExampleGen | TfdsExampleGen -> StatisticsGen (+ ImportSchemaGen: the curated schema)
-  -> StrictExampleValidator (anomalies stop the run)
-  -> DriftValidator (drift from the served model's training data stops the run)
-  -> Transform -> Trainer
-  (+ ReferenceTrainer: the GANs' judge, a classifier trained on the same data)
+  -> StrictExampleValidator (anomalies stop the run) -> DriftValidator (so does drift from the
+  served model's training data) -> Transform -> Trainer (+ ReferenceTrainer: the GANs' judge)
   -> Evaluator (+ latest blessed model as baseline)
   -> InfraValidator (every signature loaded and queried as TF Serving does) -> AtomicPusher
 
@@ -77,7 +75,8 @@ class Placement:
     return Resolver(strategy_class=baseline.LatestBlessedOtherModelStrategy,
                     candidate=candidate, **blessed).with_id('baseline_resolver')
 
-  def drift_check(self, spec: registry.ModelSpec, statistics, accept_drift: bool) -> List:
+  def drift_check(self, spec: registry.ModelSpec, statistics, accept_drift: bool,
+                  after) -> List:
     """[resolver, DriftValidator]: the data's statistics against the served model's training
     data's (pipelines/baseline.py). None in the image: Kubeflow compiles only TFX's two
     strategies, neither of which follows a push back to its statistics (docs/scale-out.md)."""
@@ -87,10 +86,12 @@ class Placement:
                           config={'pipeline': spec.name}, candidate=statistics,
                           statistics=Channel(type=standard_artifacts.ExampleStatistics)
                           ).with_id('drift_baseline_resolver')
-    return [trained_on, DriftValidator(statistics=statistics,
-                                       baseline_statistics=trained_on.outputs['statistics'],
-                                       config=load_config(spec.source.drift_path),
-                                       accept_drift=accept_drift).with_id('DriftValidator')]
+    validator = DriftValidator(statistics=statistics,
+                               baseline_statistics=trained_on.outputs['statistics'],
+                               config=load_config(spec.source.drift_path),
+                               accept_drift=accept_drift).with_id('DriftValidator')
+    validator.add_upstream_node(after)  # data that breaks the schema is named as that first
+    return [trained_on, validator]
 
 
 def module_config(spec: registry.ModelSpec) -> Dict[str, object]:
@@ -193,8 +194,7 @@ def create_pipeline(spec: registry.ModelSpec,
                     accept_drift: bool = False) -> Pipeline:
   """Builds the TFX pipeline for `spec`.
 
-  data_path overrides a CSV model's file; train_steps the step count; gates the thresholds
-  (tests use an impossible one to check that an unblessed model is never pushed);
+  data_path overrides a CSV model's file; train_steps the step count; gates the thresholds;
   tfds_manual_dir lets TFDS prepare a dataset from its original files without downloading;
   accept_drift trains on data that drifted from the served model's (--accept-drift).
   container_root: the same pipeline for a container image holding this project there
@@ -226,9 +226,10 @@ def create_pipeline(spec: registry.ModelSpec,
       # Its own pre/post statistics passes are read by nothing (docs/benchmarks.md).
       disable_statistics=True,
       custom_config=config)
-  drift = placement.drift_check(spec, statistics_gen.outputs['statistics'], accept_drift)
-  # Nothing reads the anomalies artifacts, so without these edges Transform and even Trainer
-  # could run before (or beside) the validators; data must pass them before anything is fit.
+  drift = placement.drift_check(spec, statistics_gen.outputs['statistics'], accept_drift,
+                                after=example_validator)
+  # Nothing reads the validators' anomalies: without these edges Transform (even Trainer) could
+  # run before or beside them; data must pass them before anything is fit.
   for validator in [example_validator] + drift[1:]:
     transform.add_upstream_node(validator)
   trainer = Trainer(
@@ -242,9 +243,8 @@ def create_pipeline(spec: registry.ModelSpec,
       custom_config=config)
   reference_trainer = None
   if spec.reference_model:
-    # The judge the QualityEvaluator hands to evaluate_fn: a registered classifier trained here
-    # on the same examples through the same Transform graph (its module's preprocessing is the
-    # same; images.preprocessing_fn), cached like any Trainer and part of the run's lineage.
+    # The QualityEvaluator's judge: a registered classifier trained here on the same examples
+    # and Transform graph (images.preprocessing_fn), cached and in the run's lineage.
     reference = registry.get_spec(spec.reference_model)
     reference_trainer = Trainer(
         module_file=placement.file(reference.module_file),

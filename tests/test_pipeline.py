@@ -97,7 +97,8 @@ def test_pipeline_has_the_components_in_order(tmp_path):
   statistics_gen = next(c for c in pipeline.components if c.id == 'StatisticsGen')
   assert drift.inputs['statistics'] is statistics_gen.outputs['statistics']
   assert {u.id for u in statistics_gen.upstream_nodes} == {'CsvExampleGen', 'ImportSchemaGen'}
-  assert {u.id for u in drift.upstream_nodes} == {'StatisticsGen', 'drift_baseline_resolver'}
+  assert {u.id for u in drift.upstream_nodes} == {'StatisticsGen', 'drift_baseline_resolver',
+                                                 'ExampleValidator'}
   assert drift.exec_properties['distribution_validator_config'] == load_config(
       spec.source.drift_path)
   assert drift.exec_properties.get('accept_drift') is None

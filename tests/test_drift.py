@@ -10,6 +10,7 @@ MNIST: the validator's executor on real MNIST labels, a training slice short of 
 from __future__ import annotations
 
 import gzip
+import html
 import os
 import re
 import shutil
@@ -123,8 +124,15 @@ def test_accept_drift_trains_on_purpose_and_is_recorded(project, home, tmp_path)
   run = summary.latest_run(_store(home), 'classifier')
   assert run.drift.verdict == keys.ACCEPTED
   # The served model is now the one trained on the birds: the animals file is drift from it.
-  assert 'L-infinity distance 0.333 > 0.2' in _refused(
-      project, home, _csv(tmp_path, 'animals.csv', GOOD))
+  line = _refused(project, home, _csv(tmp_path, 'animals.csv', GOOD))
+  assert 'L-infinity distance 0.333 > 0.2' in line
+  # The report's data section says so, in the validator's words.
+  result = run_tfzoo(project, home, 'report', 'classifier')
+  assert result.returncode == 0, result.stdout + result.stderr
+  with open(os.path.join(home, 'reports', 'classifier', 'index.html'), encoding='utf-8') as f:
+    page = f.read()
+  refusal = line.split(': ', 2)[2].split('; stopped before training')[0]
+  assert f'<p class="error">DataDriftError: {html.escape(refusal)}</p>' in page, page
 
 
 def _mnist_labels(manual_dir: str, name: str) -> np.ndarray:

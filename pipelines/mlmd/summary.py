@@ -69,12 +69,12 @@ class RunSummary:
     lines = [f'pipeline {self.pipeline}, run {self.run_id}']
     for c in self.components:
       lines.append(f'  {c.node:<32} {c.state:<9} {c.seconds:7.1f} s')
+    if self.drift is not None:
+      lines.append(f'  {self.drift.format()}')
     for m in self.metrics:
       value = 'n/a' if m.value is None else f'{m.value:.6g}'
       lines.append(f'  metric {m.key} = {value}  (gate: {m.threshold}) '
                    f'{"passed" if m.passed else "FAILED"}')
-    if self.drift is not None:
-      lines.append(f'  {self.drift.format()}')
     if self.samples:
       lines.append('  outputs: ' + ', '.join(f'{k} -> {v or "(nothing)"}'
                                             for k, v in self.samples.items()))

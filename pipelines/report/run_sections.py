@@ -120,8 +120,20 @@ def data(view: PipelineView) -> str:
   else:
     found = '<p class="muted">The latest run did not reach the ExampleValidator.</p>'
   parts.append('<h3>Anomalies (ExampleValidator)</h3>' + found)
+  parts.append('<h3>Drift from the served model\'s training data (DriftValidator)</h3>'
+               + _drift(view.latest.summary))
   parts.append('</section>')
   return ''.join(parts)
+
+
+def _drift(summary) -> str:
+  """The latest run's drift verdict, or the validator's refusal."""
+  validator = summary.component('DriftValidator')
+  if validator is not None and validator.state == 'failed':
+    return f'<p class="error">{e(validator.error or "the validator failed")}</p>'
+  if summary.drift is None:
+    return '<p class="muted">The latest run did not reach the DriftValidator.</p>'
+  return f'<p data-drift="{e(summary.drift.verdict)}">{e(summary.drift.format())}</p>'
 
 
 def training(view: PipelineView) -> str:

@@ -6,7 +6,7 @@ The package imports nothing heavy (the command line and the run summary read `er
 """
 from components.drift_validator.errors import DataDriftError
 
-_LAZY = {'DriftValidator': 'component', 'load_config': 'component', 'measurements': 'executor'}
+_LAZY = {'DriftValidator': 'component', 'load_config': 'component'}
 __all__ = ['DataDriftError'] + sorted(_LAZY)
 
 

@@ -9,8 +9,8 @@ baseline statistics as an input, which a resolver finds through ML Metadata.
 from __future__ import annotations
 
 from google.protobuf import text_format
-from tfx.components.distribution_validator.component import DistributionValidator
 from tfx import types
+from tfx.components.distribution_validator.component import DistributionValidator
 from tfx.dsl.components.base import base_component, executor_spec
 from tfx.proto import distribution_validator_pb2
 from tfx.types import component_spec, standard_artifacts, standard_component_specs
@@ -49,6 +49,7 @@ class DriftValidator(DistributionValidator):
         keys.ACCEPT_DRIFT: 1 if accept_drift else None,
         specs.ANOMALIES_KEY: types.Channel(type=standard_artifacts.ExampleAnomalies)})
     base_component.BaseComponent.__init__(self, spec=spec)
+
 
 def load_config(path: str) -> distribution_validator_pb2.DistributionValidatorConfig:
   """A dataset's drift thresholds (data/schemas/<dataset>/drift.pbtxt, text format)."""

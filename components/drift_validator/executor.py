@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Dict, List
+from typing import Any, Dict, Iterator, List, Tuple
 
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tfx.components.distribution_validator import executor as tfx_executor
@@ -41,34 +41,29 @@ class Measurement:
             f"{'>' if self.drifted else '<='} {self.threshold:g}")
 
 
-def measurements(anomalies_uri: str) -> List[Measurement]:
-  """Every distance TFDV measured, per split pair, from the artifact's SchemaDiff.pb files."""
-  found = []
-  for name in sorted(os.listdir(anomalies_uri)):
-    if not name.startswith('SplitPair-'):
-      continue
-    with open(os.path.join(anomalies_uri, name, tfx_executor.DEFAULT_FILE_NAME), 'rb') as f:
-      diff = anomalies_pb2.Anomalies.FromString(f.read())
-    split = name[len('SplitPair-'):].split('_', 1)[0]
-    for info in diff.drift_skew_info:
-      for m in info.drift_measurements:
-        found.append(Measurement(split=split, feature='.'.join(info.path.step),
-                                 distance=_DISTANCE.get(m.type, 'distance'),
-                                 value=m.value, threshold=m.threshold))
-  return found
-
-
-def _uncompared(anomalies_uri: str) -> List[str]:
-  """Configured features TFDV could not compare (absent, or the wrong kind of statistics)."""
-  missing = []
+def _split_pairs(anomalies_uri: str) -> Iterator[Tuple[str, anomalies_pb2.Anomalies]]:
+  """(the split pair's first split, its SchemaDiff.pb) for each pair, each file read once."""
   for name in sorted(os.listdir(anomalies_uri)):
     if name.startswith('SplitPair-'):
       with open(os.path.join(anomalies_uri, name, tfx_executor.DEFAULT_FILE_NAME), 'rb') as f:
-        diff = anomalies_pb2.Anomalies.FromString(f.read())
-      missing += [feature for feature, info in diff.anomaly_info.items()
-                  if any(r.type == anomalies_pb2.AnomalyInfo.STATS_NOT_AVAILABLE
-                         for r in info.reason)]
-  return sorted(set(missing))
+        yield name[len('SplitPair-'):].split('_', 1)[0], anomalies_pb2.Anomalies.FromString(
+            f.read())
+
+
+def _measurements(diffs) -> List[Measurement]:
+  """Every distance TFDV measured, per split pair."""
+  return [Measurement(split=split, feature='.'.join(info.path.step),
+                      distance=_DISTANCE.get(m.type, 'distance'), value=m.value,
+                      threshold=m.threshold)
+          for split, diff in diffs for info in diff.drift_skew_info
+          for m in info.drift_measurements]
+
+
+def _uncompared(diffs) -> List[str]:
+  """Configured features TFDV could not compare (absent, or the wrong kind of statistics)."""
+  return sorted({feature for _, diff in diffs for feature, info in diff.anomaly_info.items()
+                 if any(r.type == anomalies_pb2.AnomalyInfo.STATS_NOT_AVAILABLE
+                        for r in info.reason)})
 
 
 def _one_line(found: List[Measurement]) -> str:
@@ -101,14 +96,14 @@ class Executor(tfx_executor.Executor):
       properties[keys.VERDICT].string_value = keys.NO_BASELINE
       properties[keys.DETAILS].string_value = ''
       return result
-    uri = output_dict[standard_component_specs.ANOMALIES_KEY][0].uri
-    uncompared = _uncompared(uri)
+    diffs = list(_split_pairs(output_dict[standard_component_specs.ANOMALIES_KEY][0].uri))
+    uncompared = _uncompared(diffs)
     if uncompared:
       # A threshold that measures nothing would pass everything: a config error, not a pass.
       raise DataDriftError(f'drift could not be measured for {", ".join(map(repr, uncompared))}'
                            ' (no such feature, or no statistics of the kind its comparator '
                            'needs); fix the drift thresholds')
-    found = measurements(uri)
+    found = _measurements(diffs)
     line = _one_line(found)
     if any(m.drifted for m in found) and not accept:
       raise DataDriftError(f"data drifted from the served model's training data: {line}; "

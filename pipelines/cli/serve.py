@@ -23,8 +23,8 @@ def serve_command(args: argparse.Namespace) -> int:
   models = ', '.join(f'{m} (version {v[-1]})' for m, v in server.pushed_models(root).items())
   print(f'tfzoo: serving {models}')
   where = (f'on {args.address}' if command.kind == 'docker' else
-             'on every interface (tensorflow_model_server has no address option: firewall the '
-             'ports to keep them private)')
+           'on every interface (tensorflow_model_server has no address option: firewall the '
+           'ports to keep them private)')
   print(f'tfzoo: model config {command.config_path}; REST on port {args.rest_port}, gRPC on '
         f'port {args.grpc_port}, {where}')
   print('tfzoo: ' + ' '.join(shlex.quote(a) for a in command.argv), flush=True)

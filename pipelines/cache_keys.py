@@ -32,19 +32,15 @@ def _python_files_hash(paths: Sequence[str]) -> str:
   return h.hexdigest()[:16]
 
 
-def shared_code_fingerprint() -> str:
-  """Hash of the code every model module uses beyond its own folder (models/common and the
-  serving loader).
-
-  TFX hashes the module file's own folder into its cache key, not the helpers it imports; this
-  fingerprint goes into Transform's and Trainer's custom_config so a change there re-runs them.
-  """
-  return _python_files_hash([SHARED_CODE_DIR, *LOADER_FILES])
-
-
 def module_fingerprint(spec: registry.ModelSpec) -> str:
-  """Hash of the model's folder and the shared code: the QualityEvaluator's cache key (it
-  calls the module's evaluate_fn, and TFX would key it on the module file's path only)."""
+  """Hash of the model's folder and the code every model module uses beyond it (models/common
+  and the serving loader).
+
+  TFX hashes the module file's own folder into its cache key, not the helpers it imports: this
+  goes into Transform's and Trainer's custom_config (`code`), so a change there re-runs them.
+  It keys the QualityEvaluator (which calls the module's evaluate_fn, and which TFX would key
+  on the module file's path only) and a killed Trainer's resume state (models/common/resume.py).
+  """
   return _python_files_hash([SHARED_CODE_DIR, *LOADER_FILES, spec.module_dir])
 
 

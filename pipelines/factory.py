@@ -19,10 +19,9 @@ from typing import Dict, List, Optional, Sequence
 from google.protobuf import text_format
 import tensorflow_model_analysis as tfma
 from tensorflow_metadata.proto.v0 import schema_pb2
-# The classes of TFX's public API (tfx.v1) imported from their modules: `from tfx import v1`
-# also imports every extension, Google Cloud AI Platform's among them, which cost about 4 s of
-# every run's start (a fully cached re-run's included) and is used by nothing here.
-from tfx.components import CsvExampleGen, Evaluator, StatisticsGen, Trainer, Transform
+# tfx.v1's classes imported from their modules: `from tfx import v1` also imports every
+# extension (Google Cloud AI Platform's: about 4 s of every run's start, used by nothing here).
+from tfx.components import CsvExampleGen, Evaluator, StatisticsGen, Transform
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
 from tfx.dsl.components.common.resolver import Resolver
 from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
@@ -36,10 +35,11 @@ from components.atomic_pusher import AtomicPusher
 from components.drift_validator import DriftValidator, load_config
 from components.infra_validator.component import ServingInfraValidator
 from components.quality_evaluator import QualityEvaluator, QualityGate
+from components.resumable_trainer import ResumableTrainer
 from components.strict_example_validator import StrictExampleValidator
 from models.common.features import TRANSFORM_SIGNATURE, transformed_name
 from pipelines import baseline, registry
-from pipelines.cache_keys import module_fingerprint, schema_snapshot, shared_code_fingerprint
+from pipelines.cache_keys import module_fingerprint, schema_snapshot
 from pipelines.mlmd import metadata
 from pipelines.paths import PROJECT_ROOT, Paths
 
@@ -103,7 +103,7 @@ def module_config(spec: registry.ModelSpec) -> Dict[str, object]:
       'features': list(spec.features),
       'label': spec.label,
       'batch_size': spec.batch_size,
-      'shared_code': shared_code_fingerprint(),
+      'code': module_fingerprint(spec),
   }
 
 
@@ -232,7 +232,7 @@ def create_pipeline(spec: registry.ModelSpec,
   # run before or beside them; data must pass them before anything is fit.
   for validator in [example_validator] + drift[1:]:
     transform.add_upstream_node(validator)
-  trainer = Trainer(
+  trainer = ResumableTrainer(
       module_file=placement.file(spec.module_file),
       examples=(transform.outputs['transformed_examples'] if spec.materialize
                 else example_gen.outputs['examples']),
@@ -240,13 +240,13 @@ def create_pipeline(spec: registry.ModelSpec,
       schema=schema_gen.outputs['schema'],
       train_args=trainer_pb2.TrainArgs(num_steps=train_steps or spec.train_steps),
       eval_args=trainer_pb2.EvalArgs(num_steps=spec.eval_steps),
-      custom_config=config)
+      custom_config=config).with_id('Trainer')
   reference_trainer = None
   if spec.reference_model:
     # The QualityEvaluator's judge: a registered classifier trained here on the same examples
     # and Transform graph (images.preprocessing_fn), cached and in the run's lineage.
     reference = registry.get_spec(spec.reference_model)
-    reference_trainer = Trainer(
+    reference_trainer = ResumableTrainer(
         module_file=placement.file(reference.module_file),
         examples=example_gen.outputs['examples'],
         transform_graph=transform.outputs['transform_graph'],

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import signal
@@ -32,39 +33,147 @@ def _wait_for_log_line(home: str, needle: str, process: subprocess.Popen, timeou
   raise AssertionError(f'{needle!r} not logged within {timeout} s')
 
 
-def test_run_killed_during_trainer_resumes_from_cache(project, tmp_path):
+def _wait_for_file(pattern: str, process: subprocess.Popen, timeout: float) -> str:
+  deadline = time.time() + timeout
+  while time.time() < deadline:
+    assert process.poll() is None, f'the run ended before {pattern} appeared'
+    found = glob.glob(pattern)
+    if found:
+      return found[0]
+    time.sleep(0.1)
+  raise AssertionError(f'{pattern} not written within {timeout} s')
+
+
+def test_run_killed_during_trainer_resumes_from_its_last_epoch(project, tmp_path, tfds_data_dir,
+                                                                 mnist_manual_dir):
+  """The cnn fast Trainer killed after its first epoch's checkpoint: the next run takes every
+  step before the Trainer from cache, resumes training after that epoch, and pushes a model
+  that passes its gates."""
   home = str(tmp_path)
-  process = start_tfzoo(project, home, 'run', 'classifier', quiet=True)
+  env = dict(TFZOO_TFDS_MANUAL_DIR=mnist_manual_dir, TFDS_DATA_DIR=tfds_data_dir)
+  resume_root = os.path.join(home, 'pipelines', 'cnn_fast', 'Trainer', 'resume')
+  process = start_tfzoo(project, home, 'run', 'cnn', '--fast', quiet=True, **env)
   try:
-    _wait_for_log_line(home, 'Component Trainer is running.', process, timeout=600)
-    time.sleep(3)  # well inside model training
+    _wait_for_file(os.path.join(resume_root, '*', 'epoch-*.weights.h5'), process, timeout=600)
   finally:
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
-  metadata = os.path.join(home, 'metadata', 'classifier.sqlite')
-  serving = os.path.join(home, 'serving', 'classifier')
+  metadata = os.path.join(home, 'metadata', 'cnn_fast.sqlite')
+  serving = os.path.join(home, 'serving', 'cnn_fast')
   assert versions(serving) == []
   assert node_states(metadata)['Trainer'] == 'running'  # what SIGKILL leaves behind
+  [key] = os.listdir(resume_root)
+  checkpointed = max(int(name[len('epoch-'):-len('.weights.h5')])
+                     for name in os.listdir(os.path.join(resume_root, key))
+                     if name.startswith('epoch-'))
 
-  result = run_tfzoo(project, home, 'run', 'classifier')
+  result = run_tfzoo(project, home, 'run', 'cnn', '--fast', **env)
 
   assert result.returncode == 0, result.stdout + result.stderr
   assert ('an earlier run was interrupted during Trainer; marked that execution canceled'
           in result.stdout)
   states = node_states(metadata)
-  assert {c: states[c] for c in ('CsvExampleGen', 'StatisticsGen', 'ImportSchemaGen',
-                                 'ExampleValidator', 'Transform')} == dict.fromkeys(
-      ('CsvExampleGen', 'StatisticsGen', 'ImportSchemaGen', 'ExampleValidator', 'Transform'),
-      'cached')
+  upstream = ('TfdsExampleGen', 'StatisticsGen', 'ImportSchemaGen', 'ExampleValidator',
+              'Transform')
+  assert {c: states[c] for c in upstream} == dict.fromkeys(upstream, 'cached')
   assert states['Trainer'] == states['Pusher'] == 'executed'
+  run = summary.latest_run(mlmd_metadata.sqlite_config(metadata))
+  [model_run] = run.component('Trainer').outputs['model_run']
+  properties = {k: v.int_value for k, v in model_run.custom_properties.items()}
+  # 200 steps as 10 epochs of 20; the killed run had finished `checkpointed` epochs or more
+  # (it may have written one more between the check and the kill).
+  assert properties['epochs'] == 10 and properties['steps_per_epoch'] == 20
+  resumed = properties['resumed_from_epoch']
+  assert checkpointed <= resumed < 10
+  assert properties['steps_trained'] == (10 - resumed) * 20 < 200
+  assert (f'training: resumed after epoch {resumed} of 10 from an interrupted run\'s '
+          f'checkpoint; trained {(10 - resumed) * 20} of 200 steps') in result.stdout
+  assert run.blessed and run.metrics and all(m.passed for m in run.metrics)
   assert len(versions(serving)) == 1
+  assert os.listdir(resume_root) == []  # training finished: nothing left to resume
   store = summary.open_store(mlmd_metadata.sqlite_config(metadata))
   by_state = {}
   for execution in store.get_executions():
     by_state.setdefault(execution.last_known_state, []).append(execution)
   assert metadata_store_pb2.Execution.RUNNING not in by_state
   [canceled] = by_state[metadata_store_pb2.Execution.CANCELED]
-  assert canceled.type.endswith('Trainer')
+  assert canceled.type.endswith('ResumableTrainer')
+
+
+def _fit_args(tmp_path, **changes):
+  """What training.fit reads of a Trainer's FnArgs, laid out as TFX's local runners do."""
+  args = dict(train_files=['/examples/1/Split-train/*'], eval_files=['/examples/1/Split-eval/*'],
+              transform_output='/transform/2', schema_path='/schema/3', train_steps=12,
+              eval_steps=2, hyperparameters=None, base_model=None,
+              custom_config={'model': 'toy', 'code': 'abc'},
+              model_run_dir=str(tmp_path / 'root' / 'Trainer' / 'model_run' / '7'))
+  args.update(changes)
+  return types.SimpleNamespace(**args)
+
+
+def _toy_model():
+  import keras  # pylint: disable=g-import-not-at-top
+  keras.utils.set_random_seed(1)
+  model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+  model.compile(keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(0.01, 12)), 'mse')
+  return model
+
+
+def _toy_data():
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  return tf.data.Dataset.from_tensor_slices(
+      (tf.random.stateless_normal((8, 3), (1, 2)), tf.zeros((8, 2)))).batch(4).repeat()
+
+
+def test_fit_resumes_the_same_training_only(tmp_path):
+  """training.fit after a crash in epoch 3: the same training resumes after epoch 2 with its
+  optimizer state; a changed config starts over and removes the old state; a checkpoint that
+  cannot be read is dropped and training starts over."""
+  import keras  # pylint: disable=g-import-not-at-top
+  from components.resumable_trainer import keys  # pylint: disable=g-import-not-at-top
+  from models.common import resume, training  # pylint: disable=g-import-not-at-top
+
+  class CrashInEpoch3(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+      if epoch == 2:
+        raise RuntimeError('crash')
+
+  def record(fn_args):
+    with open(os.path.join(fn_args.model_run_dir, keys.RECORD_FILE)) as f:
+      return json.load(f)
+
+  root = tmp_path / 'root' / 'Trainer' / 'resume'
+  fn_args = _fit_args(tmp_path)
+  with pytest.raises(RuntimeError, match='crash'):
+    training.fit(_toy_model(), fn_args, _toy_data(), None, callbacks=[CrashInEpoch3()])
+  key = resume.resume_key(fn_args)
+  assert os.listdir(root) == [key]
+  assert os.listdir(root / key) == ['epoch-0002.weights.h5']  # 12 steps: 6 epochs of 2
+
+  model = _toy_model()
+  training.fit(model, fn_args, _toy_data(), None)
+  assert int(model.optimizer.iterations) == 12  # the restored 4 and the 8 left
+  assert record(fn_args) == {keys.EPOCHS: 6, keys.STEPS_PER_EPOCH: 2,
+                             keys.RESUMED_FROM_EPOCH: 2, keys.STEPS_TRAINED: 8}
+  assert os.listdir(root) == []
+
+  with pytest.raises(RuntimeError, match='crash'):
+    training.fit(_toy_model(), fn_args, _toy_data(), None, callbacks=[CrashInEpoch3()])
+  changed = _fit_args(tmp_path, custom_config={'model': 'toy', 'code': 'abd'})
+  model = _toy_model()
+  training.fit(model, changed, _toy_data(), None)
+  assert int(model.optimizer.iterations) == 12 and record(changed)[keys.RESUMED_FROM_EPOCH] == 0
+  assert os.listdir(root) == []  # the other key's state went when this training started
+
+  with pytest.raises(RuntimeError, match='crash'):
+    training.fit(_toy_model(), fn_args, _toy_data(), None, callbacks=[CrashInEpoch3()])
+  with open(root / key / 'epoch-0002.weights.h5', 'wb') as f:
+    f.write(b'not a checkpoint')
+  with open(root / key / '.partial-1.weights.h5', 'wb') as f:
+    f.write(b'half written')
+  model = _toy_model()
+  training.fit(model, fn_args, _toy_data(), None)
+  assert int(model.optimizer.iterations) == 12 and record(fn_args)[keys.RESUMED_FROM_EPOCH] == 0
 
 
 def test_second_run_of_the_same_pipeline_waits_for_the_first(tmp_path):

@@ -86,7 +86,7 @@ def test_compile_kubeflow_runs_everything_from_the_image_and_the_pipeline_root(c
       'components.strict_example_validator.executor.Executor')
   assert executor_class['Pusher'] == 'components.atomic_pusher.executor.Executor'
   assert executor_class['InfraValidator'] == 'components.infra_validator.executor.Executor'
-  assert executor_class['Trainer'] == 'tfx.components.trainer.executor.GenericExecutor'
+  assert executor_class['Trainer'] == 'components.resumable_trainer.executor.Executor'
   # BEAM_ARGS and --beam-arg reach the tasks (e.g. Dataflow for the Beam-based components).
   args = containers['StatisticsGen']['args']
   assert args[-3:] == ['--runner=DataflowRunner', '--project=my-project', '--region=europe-west4']

@@ -119,7 +119,7 @@ def test_pipeline_has_the_components_in_order(tmp_path):
                                                               'classifier')
   trainer = next(c for c in pipeline.components if c.id == 'Trainer')
   pusher = next(c for c in pipeline.components if c.id == 'Pusher')
-  assert 'shared_code' in trainer.exec_properties['custom_config']
+  assert 'code' in trainer.exec_properties['custom_config']
   # A push needs both blessings: the Evaluator's and TF Serving's loader's (InfraValidator).
   infra = next(c for c in pipeline.components if c.id == 'InfraValidator')
   assert type(infra).__name__ == 'ServingInfraValidator'
@@ -129,9 +129,10 @@ def test_pipeline_has_the_components_in_order(tmp_path):
   assert str(tmp_path / 'serving' / 'classifier') in pusher.exec_properties['push_destination']
 
 
-def test_shared_helper_change_changes_the_cache_key(tmp_path, monkeypatch):
-  """TFX hashes only the module file's folder; a change in models/common must still reach
-  Transform's and Trainer's exec properties (and so their cache key)."""
+def test_code_change_changes_the_cache_key(tmp_path, monkeypatch):
+  """TFX hashes only the module file's folder; a change in models/common (or the serving
+  loader) must still reach Transform's and Trainer's exec properties, and so their cache key
+  and the resume key of a killed Trainer, as a change in the model's own folder does."""
   common = tmp_path / 'common'
   shutil.copytree(cache_keys.SHARED_CODE_DIR, common,
                   ignore=shutil.ignore_patterns('__pycache__'))
@@ -140,20 +141,30 @@ def test_shared_helper_change_changes_the_cache_key(tmp_path, monkeypatch):
   with open(common / 'training.py', 'a') as f:
     f.write('\n# a change\n')
   after = factory.module_config(registry.get_spec('classifier'))
-  assert before['shared_code'] != after['shared_code']
-  assert {k: v for k, v in before.items() if k != 'shared_code'} == \
-         {k: v for k, v in after.items() if k != 'shared_code'}
+  assert before['code'] != after['code']
+  assert {k: v for k, v in before.items() if k != 'code'} == \
+         {k: v for k, v in after.items() if k != 'code'}
   # The serving loader the Trainer's pictures and the evaluations call counts too.
   loader = tmp_path / 'session_loader.py'
   shutil.copy(cache_keys.LOADER_FILES[0], loader)
   monkeypatch.setattr(cache_keys, 'LOADER_FILES', (str(loader),) + cache_keys.LOADER_FILES[1:])
-  unchanged = factory.module_config(registry.get_spec('classifier'))['shared_code']
+  unchanged = factory.module_config(registry.get_spec('classifier'))['code']
   quality = cache_keys.module_fingerprint(registry.get_spec('seq2seq'))
-  assert unchanged == after['shared_code']
+  assert unchanged == after['code']
   with open(loader, 'a') as f:
     f.write('\n# a change\n')
-  assert factory.module_config(registry.get_spec('classifier'))['shared_code'] != unchanged
+  changed = factory.module_config(registry.get_spec('classifier'))['code']
+  assert changed != unchanged
   assert cache_keys.module_fingerprint(registry.get_spec('seq2seq')) != quality
+  # And the model's own folder: another model's code is another key.
+  models = tmp_path / 'models'
+  shutil.copytree(os.path.join(cache_keys.MODELS_DIR, 'classifier'), models / 'classifier',
+                  ignore=shutil.ignore_patterns('__pycache__'))
+  monkeypatch.setattr(specs, 'MODELS_DIR', str(models))
+  assert factory.module_config(registry.get_spec('classifier'))['code'] == changed
+  with open(models / 'classifier' / 'classifier_module.py', 'a') as f:
+    f.write('\n# a change\n')
+  assert factory.module_config(registry.get_spec('classifier'))['code'] != changed
 
 
 def test_quality_gates_bound_and_baseline():

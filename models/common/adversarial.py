@@ -78,6 +78,13 @@ class GAN(keras.Model):
     self.d_optimizer = keras.optimizers.Adam(LEARNING_RATE, beta_1=BETA_1)
     self.g_optimizer = keras.optimizers.Adam(LEARNING_RATE, beta_1=BETA_1)
 
+  def build_optimizers(self):
+    """Both optimizers' variables, for a checkpoint to restore (models/common/resume.py)."""
+    for optimizer, network in ((self.d_optimizer, self.discriminator),
+                               (self.g_optimizer, self.generator)):
+      if not optimizer.built:
+        optimizer.build(network.trainable_weights)
+
   @property
   def metrics(self):
     return [self.d_loss, self.g_loss, self.d_real, self.d_fake]

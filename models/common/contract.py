@@ -9,7 +9,8 @@ module. `config` is always the module's custom_config, pipelines.factory.module_
   features    the raw feature columns the model reads
   label       the raw label column
   batch_size  the Trainer's batch size (the registry's spec is its one place)
-  shared_code a hash of models/common and the serving loader (a cache key, read by nobody)
+  code        a hash of the model's folder, models/common and the serving loader (a cache key,
+              and the key of a killed Trainer's resume state: models/common/resume.py)
 
 A module derives everything else from the transform output (class count, vocabulary size)
 or from the run's step count (a decaying learning rate).

@@ -9,6 +9,7 @@ import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 from tfx_bsl.public import tfxio
 
+from models.common import resume
 from models.common.features import transformed_name
 
 
@@ -55,12 +56,20 @@ def fit(model: keras.Model, fn_args: FnArgs, train: tf.data.Dataset,
         evaluation: Optional[tf.data.Dataset],
         callbacks: Optional[List[keras.callbacks.Callback]] = None) -> Dict[str, Any]:
   """Trains for exactly fn_args.train_steps steps, logging scalars and weight histograms (the
-  seed logged W1) to the Trainer's model_run_dir, which TFX records as ModelRun."""
+  seed logged W1) to the Trainer's model_run_dir, which TFX records as ModelRun.
+
+  A checkpoint after every epoch lets the next run of a killed Trainer resume from its last
+  completed epoch (models/common/resume.py); the ModelRun records how many steps this one
+  trained.
+  """
   epochs, steps_per_epoch = epochs_for(fn_args.train_steps)
   tensorboard = keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, histogram_freq=1)
+  checkpoints = resume.EpochCheckpoints.for_run(fn_args)
+  resumed_from = checkpoints.restore(model)
   history = model.fit(
-      train, epochs=epochs, steps_per_epoch=steps_per_epoch,
+      train, epochs=epochs, initial_epoch=resumed_from, steps_per_epoch=steps_per_epoch,
       validation_data=evaluation, validation_steps=fn_args.eval_steps if evaluation else None,
-      callbacks=[tensorboard] + list(callbacks or []), verbose=2)
+      callbacks=[tensorboard, checkpoints] + list(callbacks or []), verbose=2)
+  resume.write_record(fn_args.model_run_dir, epochs, steps_per_epoch, resumed_from)
+  checkpoints.clear()
   return {k: v[-1] for k, v in history.history.items()}
-

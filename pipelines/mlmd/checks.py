@@ -1,5 +1,5 @@
-"""The two checks a run summary reports beside the gates: the drift check against the served
-model's training data, and the serving check (read from their artifacts' properties)."""
+"""What a run summary reports beside the gates, read from the artifacts' properties: the drift
+check against the served model's training data, the serving check, and a Trainer's resume."""
 from __future__ import annotations
 
 import dataclasses
@@ -8,6 +8,7 @@ from typing import List, Optional
 
 from components.drift_validator import keys as drift_keys
 from components.infra_validator import keys as infra_keys
+from components.resumable_trainer import keys as trainer_keys
 from ml_metadata.proto import metadata_store_pb2
 
 
@@ -70,3 +71,29 @@ def infra_check(blessing: metadata_store_pb2.Artifact) -> InfraCheck:
       signatures=[s for s in text(infra_keys.SIGNATURES).split(',') if s],
       requests=properties[infra_keys.REQUESTS].int_value if infra_keys.REQUESTS in properties
       else 0, error=text(infra_keys.ERROR))
+
+
+@dataclasses.dataclass
+class Resumed:
+  """A Trainer that resumed a killed run's training (models/common/resume.py)."""
+  after_epoch: int
+  epochs: int
+  steps_trained: int
+  steps: int
+
+  def format(self) -> str:
+    return (f'training: resumed after epoch {self.after_epoch} of {self.epochs} from an '
+            f'interrupted run\'s checkpoint; trained {self.steps_trained} of {self.steps} steps')
+
+
+def resumed(model_run: metadata_store_pb2.Artifact) -> Optional[Resumed]:
+  """From the Trainer's ModelRun artifact; None when it trained from the start."""
+  properties = model_run.custom_properties
+  after = properties[trainer_keys.RESUMED_FROM_EPOCH].int_value \
+      if trainer_keys.RESUMED_FROM_EPOCH in properties else 0
+  if not after:
+    return None
+  epochs = properties[trainer_keys.EPOCHS].int_value
+  return Resumed(after_epoch=after, epochs=epochs,
+                 steps_trained=properties[trainer_keys.STEPS_TRAINED].int_value,
+                 steps=epochs * properties[trainer_keys.STEPS_PER_EPOCH].int_value)

@@ -57,6 +57,7 @@ class RunSummary:
   samples: Dict[str, str] = dataclasses.field(default_factory=dict)  # input -> model output
   infra: Optional[checks.InfraCheck] = None
   drift: Optional[checks.DriftCheck] = None
+  resumed: Optional[checks.Resumed] = None
 
   def component(self, node: str) -> Optional[ComponentRun]:
     return next((c for c in self.components if c.node == node), None)
@@ -71,6 +72,8 @@ class RunSummary:
       lines.append(f'  {c.node:<32} {c.state:<9} {c.seconds:7.1f} s')
     if self.drift is not None:
       lines.append(f'  {self.drift.format()}')
+    if self.resumed is not None:
+      lines.append(f'  {self.resumed.format()}')
     for m in self.metrics:
       value = 'n/a' if m.value is None else f'{m.value:.6g}'
       lines.append(f'  metric {m.key} = {value}  (gate: {m.threshold}) '
@@ -189,6 +192,8 @@ def summarize(store: metadata_store.MetadataStore, run: metadata_store_pb2.Conte
     run_dir = trainer.outputs['model_run'][0].uri
     summary.tensorboard_dir = run_dir
     summary.pictures = sorted(glob.glob(os.path.join(run_dir, 'pictures', '*.png')))
+    if trainer.state == 'executed':  # a cached Trainer trained nothing in this run
+      summary.resumed = checks.resumed(trainer.outputs['model_run'][0])
   evaluator = summary.component('Evaluator')
   if evaluator and evaluator.outputs.get('blessing'):
     blessing = evaluator.outputs['blessing'][0]

@@ -1,0 +1,9 @@
+"""What a resumable Trainer records (read by the run summary without TFX)."""
+
+RECORD_FILE = 'training.json'  # in the ModelRun folder, written by the module's training
+# Custom properties of the ModelRun artifact, copied from RECORD_FILE by the executor:
+EPOCHS = 'epochs'
+STEPS_PER_EPOCH = 'steps_per_epoch'
+RESUMED_FROM_EPOCH = 'resumed_from_epoch'  # 0: trained from the start
+STEPS_TRAINED = 'steps_trained'  # by this execution (fewer than train_steps when resumed)
+INT_PROPERTIES = (EPOCHS, STEPS_PER_EPOCH, RESUMED_FROM_EPOCH, STEPS_TRAINED)

@@ -91,6 +91,10 @@ def test_run_killed_during_trainer_resumes_from_its_last_epoch(project, tmp_path
   assert run.blessed and run.metrics and all(m.passed for m in run.metrics)
   assert len(versions(serving)) == 1
   assert os.listdir(resume_root) == []  # training finished: nothing left to resume
+  report = run_tfzoo(project, home, 'report', 'cnn_fast')
+  assert report.returncode == 0, report.stdout + report.stderr
+  with open(os.path.join(home, 'reports', 'cnn_fast', 'index.html'), encoding='utf-8') as f:
+    assert f'<p data-resumed="{resumed}">training: resumed after epoch {resumed}' in f.read()
   store = summary.open_store(mlmd_metadata.sqlite_config(metadata))
   by_state = {}
   for execution in store.get_executions():

@@ -145,7 +145,11 @@ def training(view: PipelineView) -> str:
     log_y = metric == 'loss' and all(v > 0 for points in by_split.values() for _, v in points)
     charts_html.append(charts.lines(by_split, metric.replace('_', ' '), log_y=log_y))
   run_dir = view.evaluated.summary.tensorboard_dir
+  resumed = view.evaluated.summary.resumed
+  resumed_html = '' if resumed is None else (
+      f'<p data-resumed="{resumed.after_epoch}">{e(resumed.format())}: its logs start at epoch '
+      f'{resumed.after_epoch + 1}.</p>')
   return (f'<section id="training"><h2>Training</h2><p class="muted">Per epoch, from the '
           f'TensorBoard logs of run {e(view.evaluated.run_id)}\'s Trainer ({e(run_dir)}; <code>make tensorboard MODEL='
-          f'{e(view.name)}</code> opens them).</p><div class="grid">{"".join(charts_html)}'
-          '</div></section>')
+          f'{e(view.name)}</code> opens them).</p>{resumed_html}<div class="grid">'
+          f'{"".join(charts_html)}</div></section>')

@@ -38,7 +38,7 @@ export MODEL DATA INPUT VERSION IMAGE PIPELINE_ROOT MODELS
 STAMP := $(VENV)/.tfzoo-installed
 
 .PHONY: help install run-pipeline list serve predict score runs lineage why-not-blessed tensorboard \
-	compile-kubeflow bench test clean distclean
+	compile-kubeflow bench test test-all clean distclean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -99,8 +99,15 @@ compile-kubeflow: $(STAMP) ## MODEL's pipeline as a Kubeflow v2 / Vertex AI spec
 bench: $(STAMP) ## benchmarks, not part of test: pipeline vs plain Keras, cached re-run, per component, cnn latency, peak memory (MODELS=, ARGS=)
 	$(VENV)/bin/python -m pipelines.bench $(if $(MODELS),--models "$$MODELS") $(ARGS)
 
-test: $(STAMP) ## run the test suite (unit + end-to-end pipelines on tiny data)
-	$(VENV)/bin/python -m pytest tests $(PYTEST_ARGS)
+# Tests run in TEST_WORKERS processes (pytest-xdist), a test file per process at a time.
+TEST_WORKERS ?= 2
+PYTEST := $(VENV)/bin/python -m pytest tests -n $(TEST_WORKERS) --dist loadfile
+
+test: $(STAMP) ## the test suite: unit + end-to-end pipelines on tiny data (not the heavy comparisons)
+	$(PYTEST) -m 'not heavy' $(PYTEST_ARGS)
+
+test-all: $(STAMP) ## test plus the heavy ones: Beam multi-processing and portable runner, real MariaDB
+	$(PYTEST) $(PYTEST_ARGS)
 
 clean: ## remove pipeline outputs (out/ or TFZOO_HOME: artifacts, metadata, serving/, logs)
 	rm -rf "$${TFZOO_HOME:-out}" .pytest_cache

@@ -1,7 +1,7 @@
 """ML Metadata's stores: SQLite per pipeline by default, MySQL from TFZOO_MLMD_MYSQL_*;
 half-set or unreachable MySQL is one line; readers keep pipelines apart in a shared store; and,
-with TFZOO_TEST_MYSQL=1 where a MariaDB/MySQL server binary is installed, two real pipelines
-on one database."""
+in `make test-all` where a MariaDB/MySQL server binary is installed, two real pipelines on one
+database."""
 from __future__ import annotations
 
 import glob
@@ -218,11 +218,8 @@ def _mysql_server_binary():
 
 @pytest.fixture(scope='module')
 def mysql_server(tmp_path_factory):
-  """A throwaway MariaDB/MySQL server with database `tfzoo_mlmd` and user `tfzoo`, when asked
-  for (TFZOO_TEST_MYSQL=1; two pipelines on a real server take 2.5 minutes, kept out of the
-  default `make test`) and one is installed here."""
-  if os.environ.get('TFZOO_TEST_MYSQL') != '1':
-    pytest.skip('set TFZOO_TEST_MYSQL=1 to run the pipelines against a real MySQL/MariaDB')
+  """A throwaway MariaDB/MySQL server with database `tfzoo_mlmd` and user `tfzoo`, where one
+  is installed (two pipelines on a real server take 2.5 minutes: `make test-all`)."""
   server, client = _mysql_server_binary(), shutil.which('mariadb') or shutil.which('mysql')
   install = shutil.which('mariadb-install-db') or shutil.which('mysql_install_db')
   if not (server and client and install):
@@ -255,6 +252,7 @@ def mysql_server(tmp_path_factory):
     process.wait(timeout=60)
 
 
+@pytest.mark.heavy
 def test_two_pipelines_share_one_mysql_database(project, tmp_path, mysql_server):
   """classifier and linear at once, recorded in one MySQL database (no SQLite files), and the
   inspection commands read each one's runs from it."""

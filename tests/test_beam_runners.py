@@ -178,12 +178,12 @@ def test_multi_processing_really_ran_in_worker_processes(runs):
 @pytest.mark.heavy
 def test_portable_runner_ran_every_beam_component_on_the_job_service(runs, job_service):
   assert 'beam_pipeline_args: "--runner=PortableRunner"' in _log(runs['portable'])
-  # Each Beam-based component (CsvExampleGen, StatisticsGen, Transform, Evaluator; more than
-  # one job for some) submitted its pipeline to the job service, which ran it to the end; the
-  # workers ran in the submitting process (LOOPBACK), so no SDK worker processes.
+  # Each Beam-based component (CsvExampleGen, StatisticsGen, Transform, Evaluator) submitted
+  # its pipeline to the job service as one job, which it ran to the end; the workers ran in
+  # the submitting process (LOOPBACK), so no SDK worker processes.
   from apache_beam.portability.api import beam_job_api_pb2  # pylint: disable=g-import-not-at-top
   jobs = _jobs(job_service)
-  assert len(jobs) >= 4, jobs
+  assert len(jobs) == 4, jobs
   assert {job.state for job in jobs} == {beam_job_api_pb2.JobState.DONE}, jobs
   assert runs['portable']['workers'] == set()
 

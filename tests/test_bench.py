@@ -1,7 +1,7 @@
 """The benchmark's pieces (pipelines/bench/), without running a pipeline: the table and JSON
 from a fake result, the percentiles, the latency loop on a tiny SavedModel, the peak-memory
-measurement of a child that allocates a known amount, and the plain-Keras runner on `linear`
-for real. `make bench` runs the benchmark itself."""
+measurement of a child that allocates a known amount, the race against the hand-written
+reference, the plain-Keras runner on `linear` and the reference on one epoch of mlp for real. `make bench` runs the benchmark itself."""
 from __future__ import annotations
 
 import json
@@ -214,6 +214,56 @@ def test_plain_keras_linear_for_real(tmp_path, capsys):
   assert result['seconds'] >= result['in_process_seconds'] > result['train_seconds'] > 0
   assert result['peak_rss_mb'] > 50
   assert 'linear: plain Keras' in capsys.readouterr().out
+
+
+def _reference(accuracies, seconds_per_epoch=10.0, start=5.0):
+  return {'train_examples': 60000, 'epochs': [
+      {'epoch': i + 1, 'seconds': start + seconds_per_epoch * (i + 1), 'test_accuracy': a}
+      for i, a in enumerate(accuracies)]}
+
+
+def test_time_to_accuracy_races_the_pipeline_against_the_reference():
+  # cnn: gate 0.99, 8 epochs (4,800 steps of 100); the reference first reaches 0.99 at epoch 4.
+  reference = _reference([0.97, 0.98, 0.985, 0.9901, 0.9895, 0.991, 0.9912, 0.9915, 0.992])
+  first = {'seconds': 27.0, 'metric': {'key': 'sparse_categorical_accuracy', 'value': 0.9925}}
+  raced = runs.time_to_accuracy('cnn', first, reference)
+  assert (raced['gate'], raced['reference_seconds_to_gate'], raced['reference_epochs_to_gate'],
+          raced['pipeline_epochs'], raced['reference_accuracy_at_pipeline_epochs'],
+          raced['reference_best_accuracy'], raced['ratio']) == (
+              0.99, 45.0, 4, 8, 0.9915, 0.992, 0.6)
+  assert raced['target_met'] is True
+  assert raced['target'] == "pipeline accuracy >= 0.992 in <= 0.6x the reference's time to 0.99"
+  # Slower than 0.6x, or under gate + 0.002, or a reference that never got there: not met.
+  assert runs.time_to_accuracy('cnn', dict(first, seconds=27.5), reference)['target_met'] is False
+  assert runs.time_to_accuracy('cnn', dict(first, metric={'value': 0.9919}),
+                               reference)['target_met'] is False
+  never = runs.time_to_accuracy('cnn', first, _reference([0.97, 0.98]))
+  assert never['ratio'] is None and never['target_met'] is False
+  # The table's row, from a bench result holding the race.
+  result = _fake_result()
+  result['models']['cnn'] = dict(result['models']['classifier'], time_to_accuracy=raced,
+                                 reference=reference)
+  result['models']['mlp'] = dict(result['models']['classifier'], time_to_accuracy=never,
+                                 reference=_reference([0.97, 0.98]))
+  lines = table.format_table(result).splitlines()
+  lines = lines[next(i for i, line in enumerate(lines) if line.startswith('time to accuracy')):]
+  cnn = next(line for line in lines if line.startswith('cnn ')).split()
+  assert cnn[:10] == ['cnn', '0.99', '45.0', '(4)', '0.9915', '(8)', '27.0', '0.9925', '0.60x',
+                      'met:']
+  mlp = next(line for line in lines if line.startswith('mlp ')).split()
+  assert mlp[2:5] == ['not', 'in', '2'] and 'NOT' in mlp
+
+
+def test_reference_script_for_real(tmp_path, tfds_data_dir, monkeypatch):
+  """The hand-written reference, one epoch of the mlp on the real MNIST: each epoch's test
+  accuracy and its time since the bench started the script."""
+  monkeypatch.setattr(runs, 'REFERENCE_EPOCHS', 1)
+  result = runs.run_reference('mlp', str(tmp_path), tfds_data_dir)
+  [epoch] = result['epochs']
+  assert epoch['epoch'] == 1 and 0.9 < epoch['test_accuracy'] < 0.98
+  assert result['seconds'] > epoch['seconds'] > result['training_started'] > 0
+  assert (result['train_examples'], result['test_examples']) == (60000, 10000)
+  assert result['command'].startswith('python pipelines/bench/reference.py mlp --epochs 1')
 
 
 def test_fresh_directory_deletes_only_what_the_bench_made(tmp_path):

@@ -14,6 +14,12 @@ DEFAULT_MODELS = ('classifier', 'linear', 'mlp', 'cnn')
 TABULAR_MODELS = ('linear', 'classifier', 'dnn')
 IMAGE_MODELS = ('mlp', 'mlp_dropout', 'mlp_bn', 'cnn', 'rnn')
 BENCH_MODELS = TABULAR_MODELS + IMAGE_MODELS
+# Raced against the hand-written reference (pipelines/bench/reference.py): the whole pipeline
+# must reach its gate + TARGET_MARGIN in at most TARGET_RATIO x the reference's time to the gate.
+REFERENCE_MODELS = ('mlp', 'cnn')
+REFERENCE_EPOCHS = 15  # the seed's
+TARGET_MARGIN = 0.002
+TARGET_RATIO = 0.6
 MNIST = 'mnist:3.0.1'
 MNIST_FILES = ('train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz',
                't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz')

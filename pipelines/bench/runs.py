@@ -15,8 +15,9 @@ import time
 from typing import Any, Dict, Optional
 
 from pipelines import registry
-from pipelines.bench.common import (BenchError, MARKER, MB, MNIST, MNIST_FILES, SET_HERE,
-                                    mnist_prepared)
+from pipelines.bench.common import (BenchError, MARKER, MB, MNIST, MNIST_FILES,
+                                    REFERENCE_EPOCHS, REFERENCE_MODELS, SET_HERE, TARGET_MARGIN,
+                                    TARGET_RATIO, mnist_prepared)
 from pipelines.bench.latency import mnist_test_images, serving_latency
 from pipelines.serving.server import ServingError, latest_version_dir
 from pipelines.bench.measure import run_measured
@@ -187,6 +188,66 @@ def run_plain(model: str, home: str, tfds_data_dir: str) -> Dict[str, Any]:
   return result
 
 
+def run_reference(model: str, home: str, tfds_data_dir: str) -> Dict[str, Any]:
+  """pipelines/bench/reference.py for REFERENCE_EPOCHS epochs; each epoch's test accuracy and
+  its end in seconds since this process started the script."""
+  output = os.path.join(home, 'bench-reference.json')
+  log_path = os.path.join(home, 'bench-reference.log')
+  argv = [sys.executable, os.path.join(PROJECT_ROOT, 'pipelines', 'bench', 'reference.py'),
+          model, '--epochs', str(REFERENCE_EPOCHS), '--data-dir', tfds_data_dir,
+          '--output', output]
+  table.progress(f'{model}: hand-written reference, {REFERENCE_EPOCHS} epochs')
+  launched = time.time()
+  measured = run_measured(argv, env=child_env(TF_CPP_MIN_LOG_LEVEL='2'), cwd=PROJECT_ROOT,
+                          log_path=log_path)
+  table.progress_done(f'{measured.seconds:.1f} s')
+  if measured.returncode != 0 or not os.path.isfile(output):
+    raise BenchError(f'the reference script for {model} failed with exit status '
+                     f'{measured.returncode}: {last_error_line(log_path)} (output: {log_path})')
+  with open(output, encoding='utf-8') as f:
+    result = json.load(f)
+  for epoch in result['epochs']:
+    epoch['seconds'] = round(epoch.pop('ended_at') - launched, 2)
+  result.update({
+      'command': ' '.join(shlex.quote(a) for a in ['python', os.path.relpath(argv[1], PROJECT_ROOT)]
+                          + argv[2:]),
+      'seconds': round(measured.seconds, 2),
+      'training_started': round(result.pop('training_started_at') - launched, 2),
+      'peak_rss_mb': round(measured.peak_rss_mb, 1),
+      'log': log_path,
+  })
+  return result
+
+
+def time_to_accuracy(model: str, first: Dict[str, Any],
+                     reference: Dict[str, Any]) -> Dict[str, Any]:
+  """The race: the reference's time to the gate against the whole pipeline's fresh run."""
+  spec = registry.get_spec(model)
+  gate = spec.gates[0].bound
+  reached = next((e for e in reference['epochs'] if e['test_accuracy'] >= gate), None)
+  pipeline_epochs = round(spec.train_steps * spec.batch_size / reference['train_examples'])
+  at_pipeline_epochs = next((e['test_accuracy'] for e in reference['epochs']
+                             if e['epoch'] == pipeline_epochs), None)
+  accuracy = first['metric']['value']
+  ratio = round(first['seconds'] / reached['seconds'], 2) if reached else None
+  target = round(gate + TARGET_MARGIN, 4)
+  return {
+      'gate': gate,
+      'reference_seconds_to_gate': reached['seconds'] if reached else None,
+      'reference_epochs_to_gate': reached['epoch'] if reached else None,
+      'pipeline_epochs': pipeline_epochs,
+      'reference_accuracy_at_pipeline_epochs': at_pipeline_epochs,
+      'reference_best_accuracy': max(e['test_accuracy'] for e in reference['epochs']),
+      'pipeline_seconds': first['seconds'],
+      'pipeline_accuracy': accuracy,
+      'ratio': ratio,
+      'target': f'pipeline accuracy >= {target} in <= {TARGET_RATIO}x the reference\'s time '
+                f'to {gate}',
+      'target_met': bool(ratio is not None and accuracy is not None and ratio <= TARGET_RATIO
+                         and accuracy >= target),
+  }
+
+
 def bench_model(model: str, home: str, tfds_data_dir: str,
                 manual_dir: Optional[str]) -> Dict[str, Any]:
   work = os.path.join(home, model)
@@ -194,7 +255,12 @@ def bench_model(model: str, home: str, tfds_data_dir: str,
   first = run_pipeline(model, work, tfds_data_dir, manual_dir, 'first-run')
   cached = run_pipeline(model, work, tfds_data_dir, manual_dir, 'cached-rerun')
   plain = run_plain(model, work, tfds_data_dir)
+  raced = {}
+  if model in REFERENCE_MODELS:
+    raced['reference'] = run_reference(model, work, tfds_data_dir)
+    raced['time_to_accuracy'] = time_to_accuracy(model, first, raced['reference'])
   return {
+      **raced,
       'work_dir': work,
       'first_run': first,
       'cached_rerun': cached,

@@ -64,6 +64,25 @@ def format_table(result: Mapping[str, Any]) -> str:
           f'{name:<12}{first["seconds"]:>10.1f}{cached["seconds"]:>9.1f}{plain["seconds"]:>8.1f}'
           f'{m["ratio_first_run_to_plain"]:>10.1f}x  {first["metric"]["key"]:<28}'
           f'{_g(first["metric"]["value"]):>10}{_g(plain["metric"]["value"]):>10}   {rss:>20}')
+    raced = {name: m['time_to_accuracy'] for name, m in models.items()
+             if m.get('time_to_accuracy')}
+    if raced:
+      lines += ['', 'time to accuracy on the test images: the whole pipeline (fresh run, ingest '
+                'to push) against the hand-written reference (pipelines/bench/reference.py), '
+                'seconds from process start',
+                f'{"model":<8}{"gate":>6}{"reference to gate":>20}{"reference at":>14}'
+                f'{"pipeline":>10}{"pipeline":>10}{"ratio":>8}  target',
+                f'{"":<8}{"":>6}{"s (epoch)":>20}{"its epochs":>14}{"s":>10}'
+                f'{"accuracy":>10}{"":>8}']
+      for name, r in raced.items():
+        to_gate = (f'{r["reference_seconds_to_gate"]:.1f} ({r["reference_epochs_to_gate"]})'
+                   if r['reference_seconds_to_gate'] is not None else
+                   f'not in {len(models[name]["reference"]["epochs"])} epochs')
+        at = (f'{_g(r["reference_accuracy_at_pipeline_epochs"])} ({r["pipeline_epochs"]})')
+        ratio = 'n/a' if r['ratio'] is None else f'{r["ratio"]:.2f}x'
+        lines.append(f'{name:<8}{r["gate"]:>6}{to_gate:>20}{at:>14}{r["pipeline_seconds"]:>10.1f}'
+                     f'{_g(r["pipeline_accuracy"]):>10}{ratio:>8}  '
+                     f'{"met" if r["target_met"] else "NOT met"}: {r["target"]}')
     lines += ['', 'plain Keras, in-process split (s): import / load data / build / train / '
               'evaluate']
     for name, m in models.items():

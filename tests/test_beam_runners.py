@@ -25,8 +25,6 @@ MULTI_PROCESSING = '--direct_running_mode=multi_processing --direct_num_workers=
 SDK_WORKER = 'apache_beam.runners.worker.sdk_worker_main'
 
 
-
-
 # --- Beam: the other runners give the same outputs -----------------------------------------
 
 def _sdk_workers(process: psutil.Process) -> List[int]:

@@ -19,8 +19,6 @@ from pipelines.mlmd import inspection, metadata, runlock, summary
 from pipelines.paths import Paths
 
 
-
-
 # --- ML Metadata: SQLite by default, MySQL when configured -----------------------------------
 
 def _mysql(monkeypatch, **values: str) -> None:

@@ -16,6 +16,11 @@ For each model, in a fresh work directory (<home>/<model>, TFZOO_HOME for the ru
     top for their pipeline plumbing, so in this process those names resolve to empty
     placeholders that fail if anything calls them (the builders do not); the result records
     that no real TFX module was loaded;
+  - for mlp and cnn, the race (pipelines/bench/reference.py): a fixed script as a user writes
+    it from keras.io's MNIST convnet example, the 10,000 test images evaluated after every
+    epoch, against the pipeline's first run: the reference's time to the gate, its accuracy at
+    the pipeline's epochs, the pipeline's wall time and accuracy, the ratio and the target
+    (gate + 0.002 in at most 0.6x the reference's time to the gate);
   - peak memory of each subprocess tree (see run_measured).
 Then the latency of the pushed cnn's `serving_raw` signature, called in this process for a
 batch of 1 and of 100 images: p50 / p99 over --latency-calls timed calls after a warm-up, and

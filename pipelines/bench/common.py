@@ -4,10 +4,6 @@ from __future__ import annotations
 import os
 
 
-
-
-
-
 DEFAULT_MODELS = ('classifier', 'linear', 'mlp', 'cnn')
 # The models whose training the plain script can mirror: the CSV models built by
 # models/common/tabular.py and the MNIST classifiers built by models/common/images.py.
@@ -28,8 +24,6 @@ LATENCY_BATCHES = (1, 100)
 POLL_SECONDS = 0.2
 MB = 2 ** 20
 SET_HERE = set()  # environment variables this process set for itself only
-
-
 
 
 class BenchError(RuntimeError):

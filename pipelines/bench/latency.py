@@ -11,8 +11,6 @@ from models.common.features import RAW_SIGNATURE
 from pipelines.bench.common import BenchError, LATENCY_BATCHES, MNIST, mnist_prepared
 
 
-
-
 def percentile(values: Sequence[float], q: float) -> float:
   """The q-th percentile (0-100), linear between the closest ranks (numpy's default)."""
   if not values:

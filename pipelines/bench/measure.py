@@ -12,8 +12,6 @@ from typing import Mapping, Optional, Sequence
 from pipelines.bench.common import MB, POLL_SECONDS
 
 
-
-
 @dataclasses.dataclass
 class Measured:
   returncode: int

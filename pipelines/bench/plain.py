@@ -18,8 +18,6 @@ from pipelines.bench.common import BENCH_MODELS, BenchError
 from pipelines.paths import PROJECT_ROOT
 
 
-
-
 class _Absent:
   """What `tfx.anything` is in the plain process: any attribute chain, failing when called."""
 

@@ -25,8 +25,6 @@ from pipelines.bench import table
 from pipelines.paths import PROJECT_ROOT
 
 
-
-
 def versions() -> Dict[str, str]:
   found = {}
   for package in ('tensorflow', 'keras', 'tfx', 'apache-beam', 'tensorflow-datasets'):
@@ -50,8 +48,6 @@ def machine_info() -> Dict[str, Any]:
       'versions': versions(),
       'load_average_at_start': [round(v, 2) for v in os.getloadavg()],
   }
-
-
 
 
 def fresh_directory(path: str) -> None:
@@ -161,19 +157,26 @@ def run_pipeline(model: str, home: str, tfds_data_dir: str, manual_dir: Optional
   }
 
 
-def run_plain(model: str, home: str, tfds_data_dir: str) -> Dict[str, Any]:
-  output = os.path.join(home, 'bench-plain.json')
-  log_path = os.path.join(home, 'bench-plain.log')
-  argv = [sys.executable, '-m', 'pipelines.bench', '_plain', model, '--data-dir', tfds_data_dir,
-          '--output', output]
-  table.progress(f'{model}: plain Keras')
-  measured = run_measured(argv, env=child_env(), cwd=PROJECT_ROOT, log_path=log_path)
+def _run_for_json(argv, name: str, home: str, progress: str, what: str, **env: str):
+  """Runs a script that writes its result to `--output` <home>/bench-<name>.json, timed and
+  measured; returns (that result, the measurement, the log's path)."""
+  output = os.path.join(home, f'bench-{name}.json')
+  log_path = os.path.join(home, f'bench-{name}.log')
+  table.progress(progress)
+  measured = run_measured(argv + ['--output', output], env=child_env(**env), cwd=PROJECT_ROOT,
+                          log_path=log_path)
   table.progress_done(f'{measured.seconds:.1f} s')
   if measured.returncode != 0 or not os.path.isfile(output):
-    raise BenchError(f'plain Keras baseline of {model} failed with exit status '
-                     f'{measured.returncode}: {last_error_line(log_path)} (output: {log_path})')
+    raise BenchError(f'{what} failed with exit status {measured.returncode}: '
+                     f'{last_error_line(log_path)} (output: {log_path})')
   with open(output, encoding='utf-8') as f:
-    result = json.load(f)
+    return json.load(f), measured, log_path
+
+
+def run_plain(model: str, home: str, tfds_data_dir: str) -> Dict[str, Any]:
+  argv = [sys.executable, '-m', 'pipelines.bench', '_plain', model, '--data-dir', tfds_data_dir]
+  result, measured, log_path = _run_for_json(argv, 'plain', home, f'{model}: plain Keras',
+                                             f'plain Keras baseline of {model}')
   result.update({
       'command': ' '.join(shlex.quote(a) for a in ['python'] + argv[1:]),
       'seconds': round(measured.seconds, 2),
@@ -191,26 +194,17 @@ def run_plain(model: str, home: str, tfds_data_dir: str) -> Dict[str, Any]:
 def run_reference(model: str, home: str, tfds_data_dir: str) -> Dict[str, Any]:
   """pipelines/bench/reference.py for REFERENCE_EPOCHS epochs; each epoch's test accuracy and
   its end in seconds since this process started the script."""
-  output = os.path.join(home, 'bench-reference.json')
-  log_path = os.path.join(home, 'bench-reference.log')
-  argv = [sys.executable, os.path.join(PROJECT_ROOT, 'pipelines', 'bench', 'reference.py'),
-          model, '--epochs', str(REFERENCE_EPOCHS), '--data-dir', tfds_data_dir,
-          '--output', output]
-  table.progress(f'{model}: hand-written reference, {REFERENCE_EPOCHS} epochs')
+  script = os.path.join('pipelines', 'bench', 'reference.py')
+  argv = [sys.executable, os.path.join(PROJECT_ROOT, script), model,
+          '--epochs', str(REFERENCE_EPOCHS), '--data-dir', tfds_data_dir]
   launched = time.time()
-  measured = run_measured(argv, env=child_env(TF_CPP_MIN_LOG_LEVEL='2'), cwd=PROJECT_ROOT,
-                          log_path=log_path)
-  table.progress_done(f'{measured.seconds:.1f} s')
-  if measured.returncode != 0 or not os.path.isfile(output):
-    raise BenchError(f'the reference script for {model} failed with exit status '
-                     f'{measured.returncode}: {last_error_line(log_path)} (output: {log_path})')
-  with open(output, encoding='utf-8') as f:
-    result = json.load(f)
+  result, measured, log_path = _run_for_json(
+      argv, 'reference', home, f'{model}: hand-written reference, {REFERENCE_EPOCHS} epochs',
+      f'the reference script for {model}', TF_CPP_MIN_LOG_LEVEL='2')
   for epoch in result['epochs']:
     epoch['seconds'] = round(epoch.pop('ended_at') - launched, 2)
   result.update({
-      'command': ' '.join(shlex.quote(a) for a in ['python', os.path.relpath(argv[1], PROJECT_ROOT)]
-                          + argv[2:]),
+      'command': ' '.join(shlex.quote(a) for a in ['python', script] + argv[2:]),
       'seconds': round(measured.seconds, 2),
       'training_started': round(result.pop('training_started_at') - launched, 2),
       'peak_rss_mb': round(measured.peak_rss_mb, 1),

@@ -6,7 +6,6 @@ import os
 from typing import Any, Mapping, Optional
 
 
-
 progress_open = False  # a progress line awaits its ending
 
 

@@ -105,8 +105,6 @@ def build_parser() -> argparse.ArgumentParser:
   return parser
 
 
-
-
 def _score(sub) -> None:
   score = sub.add_parser(
       'score', help="score a batch with TFX's BulkInferrer on MODEL's latest pushed model")

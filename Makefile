@@ -96,7 +96,7 @@ compile-kubeflow: $(STAMP) ## MODEL's pipeline as a Kubeflow v2 / Vertex AI spec
 	@$(VENV)/bin/tfzoo compile-kubeflow "$$MODEL" $(if $(IMAGE),--image "$$IMAGE") \
 		$(if $(PIPELINE_ROOT),--pipeline-root "$$PIPELINE_ROOT") $(ARGS)
 
-bench: $(STAMP) ## benchmarks, not part of test: pipeline vs plain Keras, cached re-run, per component, cnn latency, peak memory (MODELS=, ARGS=)
+bench: $(STAMP) ## benchmarks, not part of test: pipeline vs plain Keras and a hand-written script, cached re-run, per component, cnn latency, peak memory (MODELS=, ARGS=)
 	$(VENV)/bin/python -m pipelines.bench $(if $(MODELS),--models "$$MODELS") $(ARGS)
 
 # Tests run in TEST_WORKERS processes (pytest-xdist), a test file per process at a time.

@@ -23,11 +23,13 @@ import json
 import logging
 import os
 import re
+
 import keras
 import tensorflow as tf
 from tfx.components.trainer.fn_args_utils import FnArgs
 
 from components.resumable_trainer import keys
+
 _CHECKPOINT = re.compile(r'^epoch-(\d+)\.weights\.h5$')
 
 

@@ -2,8 +2,9 @@
 trained on (found through ML Metadata); drifted data stops the run before training, exit 4,
 unless --accept-drift, which ML Metadata records.
 
-One classifier work directory, in order: the first run (nothing served yet), the good CSV again
-as a new file (compared, passes), a collapsed label, a feature that became constant (both
+One classifier work directory, in order: the first run (nothing served yet), an unchanged re-run
+(the served model was trained on these statistics; with its lineage broken by hand, the summary
+says so), the good CSV again as a new file (compared, passes), a collapsed label, a feature that became constant (both
 refused, nothing trained, serving/ byte-identical), then a drifted file accepted on purpose.
 MNIST: the validator's executor on real MNIST labels, a training slice short of three digits.
 """
@@ -68,6 +69,32 @@ def test_first_run_passes_with_nothing_served(project, home):
   assert result.returncode == 0, result.stdout + result.stderr
   assert '  drift: not compared, no served model yet\n' in result.stdout
   assert len(versions(os.path.join(home, 'serving', 'classifier'))) == 1
+
+
+def test_an_unchanged_rerun_says_why_nothing_was_compared(project, home, tmp_path):
+  """The same data again: the served model was trained on these very statistics. With the
+  served model's lineage broken by hand (the Trainer's inputs deleted from a copy of the
+  store), the summary says that its training statistics are not found, not that they match."""
+  import sqlite3  # pylint: disable=g-import-not-at-top
+  result = run_tfzoo(project, home, 'run', 'classifier')
+  assert result.returncode == 0, result.stdout + result.stderr
+  assert ('  drift: not compared, the served model was trained on these same statistics\n'
+          in result.stdout)
+  broken = str(tmp_path / 'broken.sqlite')
+  shutil.copy(os.path.join(home, 'metadata', 'classifier.sqlite'), broken)
+  trainer = summary.latest_run(metadata.sqlite_config(broken)).component('Trainer')
+  with sqlite3.connect(broken) as db:
+    executions = [row[0] for row in db.execute(
+        'SELECT DISTINCT execution_id FROM Event WHERE artifact_id = ? AND type = 4',
+        (trainer.outputs['model'][0].id,))]  # 4: OUTPUT, the Trainer that made the model
+    assert executions
+    db.execute(f'DELETE FROM Event WHERE type = 3 AND execution_id IN '
+               f'({",".join("?" * len(executions))})', executions)  # 3: INPUT
+  [version] = versions(os.path.join(home, 'serving', 'classifier'))
+  run = summary.latest_run(metadata.sqlite_config(broken))
+  assert run.drift.format() == (
+      f'drift: not compared, the statistics served version {version} was trained on are not '
+      'in its lineage in ML Metadata, so there was nothing to compare with')
 
 
 def test_the_good_csv_again_is_compared_and_passes(project, home, tmp_path):

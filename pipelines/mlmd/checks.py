@@ -3,8 +3,7 @@ check against the served model's training data, the serving check, and a Trainer
 from __future__ import annotations
 
 import dataclasses
-import os
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 from components.drift_validator import keys as drift_keys
 from components.infra_validator import keys as infra_keys
@@ -33,31 +32,27 @@ class DriftCheck:
   """What the DriftValidator found against the served model's training statistics."""
   verdict: str  # components/drift_validator/keys.py: passed, accepted, no baseline
   details: str  # each feature's distance against its threshold
-  served_before: bool  # a version was served when the validator ran
+  why_not_compared: str = ''  # with no baseline: why there was none
 
   def format(self) -> str:
     if self.verdict == drift_keys.NO_BASELINE:
-      return ('drift: not compared, ' + ('the served model was trained on these same statistics'
-                                         if self.served_before else 'no served model yet'))
+      return f'drift: not compared, {self.why_not_compared}'
     if self.verdict == drift_keys.ACCEPTED:
       return f'drift: ACCEPTED on purpose (--accept-drift): {self.details}'
     return f"drift: within the thresholds of the served model's training data: {self.details}"
 
 
-def drift_check(anomalies: metadata_store_pb2.Artifact, started: float,
-                pushed: List[metadata_store_pb2.Artifact]) -> Optional[DriftCheck]:
-  """From the DriftValidator's anomalies artifact; `started`: when it ran (seconds since the
-  epoch); `pushed`: the pipeline's PushedModel artifacts (was a version served then?)."""
+def drift_check(anomalies: metadata_store_pb2.Artifact,
+                why_not_compared: Callable[[], str]) -> Optional[DriftCheck]:
+  """From the DriftValidator's anomalies artifact; `why_not_compared` is asked when it had no
+  baseline (the resolver hands over none, and cannot say why)."""
   properties = anomalies.custom_properties
   if drift_keys.VERDICT not in properties:
     return None
-  served_before = any(a.custom_properties['pushed'].int_value == 1
-                      and a.create_time_since_epoch < started * 1000
-                      and os.path.isdir(a.custom_properties['pushed_destination'].string_value)
-                      for a in pushed)
-  return DriftCheck(verdict=properties[drift_keys.VERDICT].string_value,
-                    details=properties[drift_keys.DETAILS].string_value,
-                    served_before=served_before)
+  verdict = properties[drift_keys.VERDICT].string_value
+  return DriftCheck(verdict=verdict, details=properties[drift_keys.DETAILS].string_value,
+                    why_not_compared=why_not_compared() if verdict == drift_keys.NO_BASELINE
+                    else '')
 
 
 def infra_check(blessing: metadata_store_pb2.Artifact) -> InfraCheck:

@@ -112,9 +112,11 @@ def pushes(store, pipeline: str) -> List[Push]:
   return found
 
 
-def served(store, pipeline: str) -> Optional[Push]:
-  """The push TF Serving serves now: the highest version still on disk (its latest policy)."""
-  return max((p for p in pushes(store, pipeline) if os.path.isdir(p.destination)),
+def served(store, pipeline: str, before_ms: float = float('inf')) -> Optional[Push]:
+  """The push TF Serving serves now: the highest version still on disk (its latest policy);
+  of those pushed before `before_ms` (ms since the epoch) if given."""
+  return max((p for p in pushes(store, pipeline)
+              if p.pushed_ms < before_ms and os.path.isdir(p.destination)),
              key=lambda p: p.version, default=None)
 
 

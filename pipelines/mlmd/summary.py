@@ -39,6 +39,7 @@ class ComponentRun:
   outputs: Dict[str, List[metadata_store_pb2.Artifact]]
   started: float = 0.0  # seconds since the epoch
   error: str = ''  # a failed execution's message, its last line
+  execution_id: int = 0
 
 
 MetricCheck = evaluation.Gate  # a gate's value, threshold and verdict
@@ -183,7 +184,7 @@ def summarize(store: metadata_store.MetadataStore, run: metadata_store_pb2.Conte
     components.append(ComponentRun(
         node=node_name(store, e.id, node_type.id), state=state,
         seconds=seconds, outputs=_outputs(store, e.id),
-        started=e.create_time_since_epoch / 1000, error=_error(e)))
+        started=e.create_time_since_epoch / 1000, error=_error(e), execution_id=e.id))
   pipeline = pipeline or next((c.name for c in store.get_contexts_by_type('pipeline')), '?')
   summary = RunSummary(pipeline=pipeline, run_id=run.name, components=components, metrics=[],
                        blessed=None, pushed_to=None)
@@ -204,8 +205,8 @@ def summarize(store: metadata_store.MetadataStore, run: metadata_store_pb2.Conte
       summary.samples = quality_samples(evaluation_uri)
   validator = summary.component('DriftValidator')
   if validator and validator.outputs.get('anomalies'):
-    summary.drift = checks.drift_check(validator.outputs['anomalies'][0], validator.started,
-                                       pipeline_artifacts(store, 'PushedModel', pipeline))
+    summary.drift = checks.drift_check(validator.outputs['anomalies'][0],
+                                       lambda: _why_no_baseline(store, pipeline, validator))
   infra = summary.component('InfraValidator')
   if infra and infra.outputs.get('blessing'):
     summary.infra = checks.infra_check(infra.outputs['blessing'][0])
@@ -215,6 +216,23 @@ def summarize(store: metadata_store.MetadataStore, run: metadata_store_pb2.Conte
     if pushed['pushed'].int_value:
       summary.pushed_to = pushed['pushed_destination'].string_value
   return summary
+
+
+def _why_no_baseline(store, pipeline: str, validator: ComponentRun) -> str:
+  """Why the DriftValidator had nothing to compare with: no version was served when it ran,
+  the served one was trained on these very statistics, or its lineage in ML Metadata does not
+  reach its training statistics (a store edited or broken by hand)."""
+  from pipelines.mlmd import pushes  # pylint: disable=g-import-not-at-top (it imports this)
+  push = pushes.served(store, pipeline, before_ms=validator.started * 1000)
+  if push is None:
+    return 'no served model yet'
+  model = push.inputs.get('model')
+  trained_on = pushes.training_statistics(store, model.id) if model is not None else None
+  candidate = pushes.inputs(store, validator.execution_id).get('statistics')
+  if trained_on is not None and candidate is not None and trained_on.id == candidate.id:
+    return 'the served model was trained on these same statistics'
+  return (f'the statistics served version {push.version} was trained on are not in its '
+          'lineage in ML Metadata, so there was nothing to compare with')
 
 
 def latest_run(config, pipeline: Optional[str] = None) -> Optional[RunSummary]:

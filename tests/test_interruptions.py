@@ -16,6 +16,7 @@ import pytest
 from components.atomic_pusher import INCOMING_PREFIX, atomic as push_atomic
 from components.atomic_pusher import push_atomically
 from conftest import REPO, node_states, run_tfzoo, start_tfzoo, versions
+from pipelines import registry
 from pipelines.mlmd import metadata as mlmd_metadata, runlock, summary
 
 from ml_metadata.proto import metadata_store_pb2
@@ -49,8 +50,11 @@ def test_run_killed_during_trainer_resumes_from_its_last_epoch(project, tmp_path
   """The cnn fast Trainer killed after its first epoch's checkpoint: the next run takes every
   step before the Trainer from cache, resumes training after that epoch, and pushes a model
   that passes its gates."""
+  from models.common import resume, training  # pylint: disable=g-import-not-at-top
   home = str(tmp_path)
   env = dict(TFZOO_TFDS_MANUAL_DIR=mnist_manual_dir, TFDS_DATA_DIR=tfds_data_dir)
+  steps = registry.get_spec('cnn_fast').train_steps
+  epochs, per_epoch = training.epochs_for(steps)  # how training.fit splits them
   resume_root = os.path.join(home, 'pipelines', 'cnn_fast', 'Trainer', 'resume')
   process = start_tfzoo(project, home, 'run', 'cnn', '--fast', quiet=True, **env)
   try:
@@ -63,9 +67,7 @@ def test_run_killed_during_trainer_resumes_from_its_last_epoch(project, tmp_path
   assert versions(serving) == []
   assert node_states(metadata)['Trainer'] == 'running'  # what SIGKILL leaves behind
   [key] = os.listdir(resume_root)
-  checkpointed = max(int(name[len('epoch-'):-len('.weights.h5')])
-                     for name in os.listdir(os.path.join(resume_root, key))
-                     if name.startswith('epoch-'))
+  checkpointed = resume.EpochCheckpoints(os.path.join(resume_root, key)).completed_epochs()[-1]
 
   result = run_tfzoo(project, home, 'run', 'cnn', '--fast', **env)
 
@@ -82,12 +84,14 @@ def test_run_killed_during_trainer_resumes_from_its_last_epoch(project, tmp_path
   properties = {k: v.int_value for k, v in model_run.custom_properties.items()}
   # 200 steps as 10 epochs of 20; the killed run had finished `checkpointed` epochs or more
   # (it may have written one more between the check and the kill).
-  assert properties['epochs'] == 10 and properties['steps_per_epoch'] == 20
+  assert (steps, epochs, per_epoch) == (200, 10, 20)
+  assert properties['epochs'] == epochs and properties['steps_per_epoch'] == per_epoch
   resumed = properties['resumed_from_epoch']
-  assert checkpointed <= resumed < 10
-  assert properties['steps_trained'] == (10 - resumed) * 20 < 200
-  assert (f'training: resumed after epoch {resumed} of 10 from an interrupted run\'s '
-          f'checkpoint; trained {(10 - resumed) * 20} of 200 steps') in result.stdout
+  assert checkpointed <= resumed < epochs
+  assert properties['steps_trained'] == (epochs - resumed) * per_epoch < steps
+  assert (f'training: resumed after epoch {resumed} of {epochs} from an interrupted run\'s '
+          f'checkpoint; trained {(epochs - resumed) * per_epoch} of {steps} steps'
+          ) in result.stdout
   assert run.blessed and run.metrics and all(m.passed for m in run.metrics)
   assert len(versions(serving)) == 1
   assert os.listdir(resume_root) == []  # training finished: nothing left to resume

@@ -53,7 +53,7 @@ def test_run_killed_during_trainer_resumes_from_its_last_epoch(project, tmp_path
   from models.common import resume, training  # pylint: disable=g-import-not-at-top
   home = str(tmp_path)
   env = dict(TFZOO_TFDS_MANUAL_DIR=mnist_manual_dir, TFDS_DATA_DIR=tfds_data_dir)
-  steps = registry.get_spec('cnn_fast').train_steps
+  steps = registry.pipeline_spec('cnn_fast').train_steps
   epochs, per_epoch = training.epochs_for(steps)  # how training.fit splits them
   resume_root = os.path.join(home, 'pipelines', 'cnn_fast', 'Trainer', 'resume')
   process = start_tfzoo(project, home, 'run', 'cnn', '--fast', quiet=True, **env)

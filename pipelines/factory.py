@@ -2,7 +2,8 @@
 
   CsvExampleGen | TfdsExampleGen -> StatisticsGen (+ ImportSchemaGen: the curated schema)
   -> StrictExampleValidator (anomalies stop the run) -> DriftValidator (so does drift from the
-  served model's training data) -> Transform -> Trainer (+ ReferenceTrainer: the GANs' judge)
+  served model's training data) -> Transform -> (--tune: Tuner ->) Trainer
+  (+ ReferenceTrainer: the GANs' judge)
   -> Evaluator (+ latest blessed model as baseline)
   -> InfraValidator (every signature loaded and queried as TF Serving does) -> AtomicPusher
 
@@ -16,9 +17,6 @@ import dataclasses
 import os
 from typing import Dict, List, Optional, Sequence
 
-from google.protobuf import text_format
-import tensorflow_model_analysis as tfma
-from tensorflow_metadata.proto.v0 import schema_pb2
 # tfx.v1's classes imported from their modules: `from tfx import v1` also imports every
 # extension (Google Cloud AI Platform's: about 4 s of every run's start, used by nothing here).
 from tfx.components import CsvExampleGen, Evaluator, StatisticsGen, Transform
@@ -35,11 +33,12 @@ from components.atomic_pusher import AtomicPusher
 from components.drift_validator import DriftValidator, load_config
 from components.infra_validator.component import ServingInfraValidator
 from components.quality_evaluator import QualityEvaluator, QualityGate
+from components.recorded_tuner import RecordedTuner
 from components.resumable_trainer import ResumableTrainer
 from components.strict_example_validator import StrictExampleValidator
-from models.common.features import TRANSFORM_SIGNATURE, transformed_name
 from pipelines import baseline, registry
 from pipelines.cache_keys import module_fingerprint, schema_snapshot
+from pipelines.gating import eval_config
 from pipelines.mlmd import metadata
 from pipelines.paths import PROJECT_ROOT, Paths
 
@@ -107,60 +106,6 @@ def module_config(spec: registry.ModelSpec) -> Dict[str, object]:
   }
 
 
-def label_slice_key(spec: registry.ModelSpec) -> str:
-  """The feature TFMA slices classes on: the raw label column when the examples hold it,
-  else Transform's label (autocomplete's `next` is made from the word: `next_xf`, a
-  vocabulary id). A slicing spec that matches no slice fails TFMA's validation."""
-  with open(spec.source.schema_path, encoding='utf-8') as f:
-    schema = text_format.Parse(f.read(), schema_pb2.Schema())
-  return spec.label if spec.label in {f.name for f in schema.feature} \
-      else transformed_name(spec.label)
-
-
-def eval_config(spec: registry.ModelSpec) -> tfma.EvalConfig:
-  """Gates from the spec: an absolute bound and 'no worse than the last blessed model'."""
-  metrics = [tfma.MetricConfig(class_name='ExampleCount')]
-  for gate in spec.gates:
-    direction = (tfma.MetricDirection.HIGHER_IS_BETTER if gate.higher_is_better
-                 else tfma.MetricDirection.LOWER_IS_BETTER)
-    bound = {'lower_bound' if gate.higher_is_better else 'upper_bound': {'value': gate.bound}}
-    # The change threshold compares candidate - baseline; allow a tiny slack so an identical
-    # retrain is not refused for float noise.
-    slack = max(gate.max_regression, 1e-9)
-    threshold = tfma.MetricThreshold(
-        value_threshold=tfma.GenericValueThreshold(**bound),
-        change_threshold=tfma.GenericChangeThreshold(
-            direction=direction,
-            absolute={'value': -slack if gate.higher_is_better else slack}))
-    # On the overall slice only: a MetricConfig's plain `threshold` would gate every slice.
-    thresholds = [tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()],
-                                               threshold=threshold)]
-    if gate.per_class_bound is not None and spec.task == 'classification':
-      thresholds.append(tfma.PerSliceMetricThreshold(
-          slicing_specs=[tfma.SlicingSpec(feature_keys=[label_slice_key(spec)])],
-          threshold=tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(
-              lower_bound={'value': gate.per_class_bound}))))
-    metrics.append(tfma.MetricConfig(class_name=gate.metric, per_slice_thresholds=thresholds))
-  prediction_key = 'probabilities' if spec.task == 'classification' else spec.label
-  if spec.label_via_transform:
-    model_spec = tfma.ModelSpec(
-        signature_name='serving_default', label_key=transformed_name(spec.label),
-        prediction_key=prediction_key, preprocessing_function_names=[TRANSFORM_SIGNATURE])
-  else:
-    model_spec = tfma.ModelSpec(signature_name='serving_default', label_key=spec.label,
-                                prediction_key=prediction_key)
-  slicing_specs = [tfma.SlicingSpec()]
-  if spec.task == 'classification':
-    # Per class: the gate metrics on each label value's slice (a class's recall), and the
-    # confusion matrix the report draws.
-    slicing_specs.append(tfma.SlicingSpec(feature_keys=[label_slice_key(spec)]))
-    metrics.append(tfma.MetricConfig(class_name='MultiClassConfusionMatrixPlot'))
-  return tfma.EvalConfig(
-      model_specs=[model_spec],
-      slicing_specs=slicing_specs,
-      metrics_specs=[tfma.MetricsSpec(metrics=metrics)])
-
-
 def _example_gen(spec: registry.ModelSpec, data_path: Optional[str], paths: Paths,
                  tfds_manual_dir: Optional[str], placement: Placement):
   if isinstance(spec.source, registry.TfdsSource):
@@ -183,6 +128,24 @@ def _example_gen(spec: registry.ModelSpec, data_path: Optional[str], paths: Path
           example_gen_pb2.Input.Split(name='single_split', pattern=csv_name)]))
 
 
+def _tuner(spec: registry.ModelSpec, examples, transform_graph, schema, placement: Placement,
+           config: Dict[str, object]) -> RecordedTuner:
+  """TFX's Tuner (--tune): the module's tuner_fn searching its space within the spec's budget
+  (registry.TuneMode) on slices of the training split; its best values feed the Trainer."""
+  tune = spec.tune
+  if tune is None:
+    raise ValueError(f'{spec.name} cannot be tuned: its module defines no tuner_fn (tunable: '
+                     f'{", ".join(registry.tunable())})')
+  validation_steps = 1 if tune.validation_examples is None else \
+      -(-tune.validation_examples // spec.batch_size)
+  return RecordedTuner(
+      module_file=placement.file(spec.module_file), examples=examples,
+      transform_graph=transform_graph, schema=schema,
+      train_args=trainer_pb2.TrainArgs(num_steps=tune.train_steps),
+      eval_args=trainer_pb2.EvalArgs(num_steps=validation_steps),
+      custom_config=dict(config, tune=tune.as_config())).with_id('Tuner')
+
+
 def create_pipeline(spec: registry.ModelSpec,
                     paths: Paths,
                     beam_args: Optional[Sequence[str]] = None,
@@ -191,12 +154,14 @@ def create_pipeline(spec: registry.ModelSpec,
                     gates: Optional[Sequence[registry.Gate]] = None,
                     tfds_manual_dir: Optional[str] = None,
                     container_root: Optional[str] = None,
-                    accept_drift: bool = False) -> Pipeline:
+                    accept_drift: bool = False, tune: bool = False) -> Pipeline:
   """Builds the TFX pipeline for `spec`.
 
   data_path overrides a CSV model's file; train_steps the step count; gates the thresholds;
   tfds_manual_dir lets TFDS prepare a dataset from its original files without downloading;
-  accept_drift trains on data that drifted from the served model's (--accept-drift).
+  accept_drift trains on data that drifted from the served model's (--accept-drift); tune
+  adds the Tuner, whose best values the Trainer trains with (--tune; without it the DAG is
+  exactly the untuned one, so its cache still holds).
   container_root: the same pipeline for a container image holding this project there
   (Kubeflow / Vertex, pipelines/kubeflow.py: see Placement); None: this machine.
   """
@@ -232,12 +197,15 @@ def create_pipeline(spec: registry.ModelSpec,
   # run before or beside them; data must pass them before anything is fit.
   for validator in [example_validator] + drift[1:]:
     transform.add_upstream_node(validator)
+  examples = (transform.outputs['transformed_examples'] if spec.materialize
+              else example_gen.outputs['examples'])
+  tuner = _tuner(spec, examples, transform.outputs['transform_graph'],
+                 schema_gen.outputs['schema'], placement, config) if tune else None
   trainer = ResumableTrainer(
-      module_file=placement.file(spec.module_file),
-      examples=(transform.outputs['transformed_examples'] if spec.materialize
-                else example_gen.outputs['examples']),
+      module_file=placement.file(spec.module_file), examples=examples,
       transform_graph=transform.outputs['transform_graph'],
       schema=schema_gen.outputs['schema'],
+      hyperparameters=tuner.outputs['best_hyperparameters'] if tuner else None,
       train_args=trainer_pb2.TrainArgs(num_steps=train_steps or spec.train_steps),
       eval_args=trainer_pb2.EvalArgs(num_steps=spec.eval_steps),
       custom_config=config).with_id('Trainer')
@@ -287,7 +255,8 @@ def create_pipeline(spec: registry.ModelSpec,
               base_directory=paths.serving_dir(spec.name)))).with_id('Pusher')
 
   components: List = [example_gen, schema_gen, statistics_gen, example_validator] + drift + [
-      transform, trainer] + ([reference_trainer] if reference_trainer else []) + [
+      transform] + ([tuner] if tuner else []) + [trainer] + (
+          [reference_trainer] if reference_trainer else []) + [
           baseline_resolver, evaluator, infra_validator, pusher]
   return Pipeline(
       pipeline_name=spec.name,

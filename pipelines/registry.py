@@ -10,11 +10,11 @@ import re
 from typing import Dict, Optional, Tuple
 
 from pipelines.datafile import CharRule
-from pipelines.specs import (CsvSource, FastMode, Gate, ModelSpec, TfdsSource,
+from pipelines.specs import (CsvSource, FastMode, Gate, ModelSpec, TfdsSource, TuneMode,
                              UnknownModelError, fast_spec)
 
-__all__ = ['REGISTRY', 'get_spec', 'pipeline_spec', 'CsvSource', 'FastMode', 'Gate',
-           'ModelSpec', 'TfdsSource', 'UnknownModelError', 'fast_spec']
+__all__ = ['REGISTRY', 'get_spec', 'pipeline_spec', 'tunable', 'CsvSource', 'FastMode',
+           'Gate', 'ModelSpec', 'TfdsSource', 'TuneMode', 'UnknownModelError', 'fast_spec']
 
 
 def _accuracy(bound: float, max_regression: float, per_class: Optional[float] = None) -> Gate:
@@ -32,8 +32,16 @@ def _epochs(epochs: int, batch_size: int) -> int:
   return epochs * -(-MNIST_TRAIN_SIZE // batch_size)
 
 
+# --tune on MNIST (docs/pipeline.md): 8 trials, each 2 epochs over 10,000 training images
+# scored on the next 5,000; fast mode: 3 trials of 2 epochs over 1,000, scored on the next 500.
+_MNIST_TUNE = TuneMode(trials=8, train_steps=2 * 10_000 // MNIST_BATCH,
+                       train_examples=10_000, validation_examples=5_000)
+_MNIST_FAST_TUNE = TuneMode(trials=3, train_steps=2 * 1_000 // MNIST_BATCH,
+                            train_examples=1_000, validation_examples=500)
+
+
 def _mnist(name: str, description: str, accuracy: float, per_digit: float, epochs: int,
-           batch_size: int = MNIST_BATCH) -> ModelSpec:
+           batch_size: int = MNIST_BATCH, tunable: bool = False) -> ModelSpec:
   """An MNIST classifier: trained on all 60,000 training images, gated on all 10,000 test
   images, and every digit on its own at `per_digit` (docs/pipeline.md: the bounds against the
   measured per-digit accuracies). A retrain may be up to 0.2 points below the last blessed
@@ -46,9 +54,10 @@ def _mnist(name: str, description: str, accuracy: float, per_digit: float, epoch
       task='classification', features=('image',), label='label',
       gates=(_accuracy(accuracy, max_regression=0.002, per_class=per_digit),),
       train_steps=_epochs(epochs, batch_size), batch_size=batch_size, materialize=False,
-      label_via_transform=False,
+      label_via_transform=False, tune=_MNIST_TUNE if tunable else None,
       fast=FastMode(train_split='train[:2000]', eval_split='test[:1000]', train_steps=200,
-                    gates=(_accuracy(0.8, max_regression=1.0, per_class=0.5),)))
+                    gates=(_accuracy(0.8, max_regression=1.0, per_class=0.5),),
+                    tune=_MNIST_FAST_TUNE if tunable else None))
 
 
 def _mse(bound: float, max_regression: float) -> Gate:
@@ -65,7 +74,8 @@ def _quality(key: str, bound: float, max_regression: float) -> Gate:
 # The GANs' judge is the mlp exactly as the mlp pipeline trains it, trained in the GAN's own
 # pipeline (ReferenceTrainer) so that a GAN run needs no other run first (docs/gans.md); its
 # own accuracy on the eval images is gated too.
-_MLP = _mnist('mlp', 'MNIST multilayer perceptron 784->256->256->10', 0.98, 0.96, epochs=15)
+_MLP = _mnist('mlp', 'MNIST multilayer perceptron 784->256->256->10', 0.98, 0.96, epochs=15,
+              tunable=True)
 _REFERENCE_ACCURACY = _quality('reference_accuracy', 0.97, max_regression=1.0)
 
 
@@ -91,6 +101,9 @@ def _gan(name: str, description: str, conditional: bool, epochs: int,
                     gates=gates + (_quality('reference_accuracy', 0.9, max_regression=1.0),)))
 
 
+# --tune on the small CSVs: 6 trials of the full run's 100 steps on the whole table, the seed's
+# protocol (trained and evaluated on the same rows).
+_ROWS_TUNE = TuneMode(trials=6, train_steps=100)
 _ANIMALS = CsvSource(path='animals.csv', schema='schemas/animals/schema.pbtxt')
 _LETTERS = 'lowercase letters a-z'
 _ALL_SIX_RIGHT = _accuracy(1.0, max_regression=0.0, per_class=1.0)  # every species too
@@ -115,12 +128,13 @@ REGISTRY: Dict[str, ModelSpec] = {
             name='dnn',
             description='deep network 2->10->20->3 on the animals CSV',
             source=_ANIMALS, task='classification', features=('fur', 'wings'),
-            label='species', gates=(_ALL_SIX_RIGHT,), train_steps=100, batch_size=6),
+            label='species', gates=(_ALL_SIX_RIGHT,), train_steps=100, batch_size=6,
+            tune=_ROWS_TUNE),
         _MLP,
         _mnist('mlp_dropout', 'MNIST MLP with dropout (keep 0.8)', 0.98, 0.96, epochs=15),
         _mnist('mlp_bn', 'MNIST MLP with batch normalization', 0.98, 0.96, epochs=15),
         _mnist('cnn', 'MNIST CNN conv32-pool-conv64-pool-dense256-dropout', 0.99, 0.98,
-               epochs=8),
+               epochs=8, tunable=True),
         _mnist('rnn', 'MNIST rows as 28 steps, RNN cell 128', 0.97, 0.95, epochs=10,
                batch_size=128),
         ModelSpec(
@@ -156,7 +170,7 @@ REGISTRY: Dict[str, ModelSpec] = {
             # 100 steps, not the seed's 30, which did not always complete every word
             # (docs/models.md); the nine words are one batch, as in the seed.
             gates=(_accuracy(1.0, max_regression=0.0, per_class=1.0),), train_steps=100,
-            batch_size=9,
+            batch_size=9, tune=_ROWS_TUNE,
             word_input=True),
         ModelSpec(
             name='seq2seq',
@@ -184,6 +198,11 @@ def get_spec(name: str) -> ModelSpec:
   if name not in REGISTRY:
     raise UnknownModelError(f'unknown MODEL {name!r}: must be one of {valid}')
   return REGISTRY[name]
+
+
+def tunable() -> Tuple[str, ...]:
+  """The models `--tune` can search: those with a Tuner budget (their module has tuner_fn)."""
+  return tuple(name for name, spec in REGISTRY.items() if spec.tune)
 
 
 def pipeline_spec(pipeline: str) -> ModelSpec:

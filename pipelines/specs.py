@@ -116,6 +116,9 @@ class ModelSpec:
   reference_steps: int = 0
   # The served model generates images from noise (and a digit): the client sends those.
   generative: bool = False
+  # --tune: TFX's Tuner searches the module's space before the Trainer (None: not tunable;
+  # set exactly for the models whose module defines tuner_fn).
+  tune: Optional['TuneMode'] = None
 
   @property
   def model_folder(self) -> str:
@@ -137,12 +140,31 @@ class ModelSpec:
 
 
 @dataclasses.dataclass(frozen=True)
+class TuneMode:
+  """The Tuner's budget (`--tune`, models/common/tuning.py): `trials` trials of the module's
+  search space, each training `train_steps` steps on the first `train_examples` examples of the
+  training split and scored on the `validation_examples` after them. The eval split, which the
+  Evaluator gates on, never chooses the hyperparameters. None for both slices: the whole
+  training split for both (the CSV models, which the seed trains and evaluates on the same rows).
+  """
+  trials: int
+  train_steps: int
+  train_examples: Optional[int] = None
+  validation_examples: Optional[int] = None
+
+  def as_config(self) -> dict:
+    """What tuner_fn reads, custom_config['tune']."""
+    return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
 class FastMode:
   train_split: str
   eval_split: str
   train_steps: int
   gates: Tuple[Gate, ...]
   reference_steps: int = 0
+  tune: Optional[TuneMode] = None  # the Tuner's budget on the fast slice
 
 
 def fast_spec(spec: ModelSpec) -> ModelSpec:
@@ -155,6 +177,7 @@ def fast_spec(spec: ModelSpec) -> ModelSpec:
       source=dataclasses.replace(spec.source, train_split=fast.train_split,
                                  eval_split=fast.eval_split),
       train_steps=fast.train_steps, gates=fast.gates, fast=None,
-      reference_steps=fast.reference_steps or spec.reference_steps)
+      reference_steps=fast.reference_steps or spec.reference_steps,
+      tune=fast.tune if spec.tune else None)
 
 

@@ -37,7 +37,7 @@ class Loaded:
 
 DATA_ATTRIBUTES = ('data-gate', 'data-gate-value', 'data-served-version', 'data-rows',
                    'data-run-id', 'data-class', 'data-failed-node', 'data-never-run',
-                   'data-anomalies')
+                   'data-anomalies', 'data-tuned', 'data-trial')
 
 
 def load_pages(paths: List[str]) -> Dict[str, Loaded]:

@@ -8,6 +8,7 @@ import functools
 import importlib
 import os
 import tempfile
+import types
 from typing import Optional
 
 import apache_beam as beam
@@ -97,3 +98,23 @@ def transform_rows(tf_transform_output: tft.TFTransformOutput, rows) -> dict:
   raw = {k: tf.constant(np.reshape([r[k] for r in rows], [len(rows)] + list(raw_spec[k].shape)),
                         dtype=raw_spec[k].dtype) for k in rows[0]}
   return {k: v.numpy() for k, v in tf_transform_output.transform_raw_features(raw).items()}
+
+
+def examples_split(tmp_path, rows):
+  """The rows as TfdsExampleGen writes a split (a gzipped TFRecord of tf.Examples); returns a
+  stand-in for the Trainer's fn_args with TFX's data accessor, and the split's file pattern."""
+  from tfx.components.util import tfxio_utils  # pylint: disable=g-import-not-at-top
+  from tfx.types import standard_artifacts  # pylint: disable=g-import-not-at-top
+  from serving_helpers import serialized_examples  # pylint: disable=g-import-not-at-top
+  split = tmp_path / 'examples' / 'Split-train'
+  split.mkdir(parents=True)
+  with tf.io.TFRecordWriter(str(split / 'data_tfrecord-00000-of-00001.gz'),
+                            options='GZIP') as writer:
+    for serialized in serialized_examples(rows):
+      writer.write(serialized)
+  artifact = standard_artifacts.Examples()
+  artifact.uri = str(tmp_path / 'examples')
+  artifact.split_names = '["train"]'
+  fn_args = types.SimpleNamespace(data_accessor=types.SimpleNamespace(
+      tf_dataset_factory=tfxio_utils.get_tf_dataset_factory_from_artifact([artifact], [])))
+  return fn_args, [str(split / '*')]

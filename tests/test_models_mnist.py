@@ -11,7 +11,8 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from components.infra_validator.session_loader import ServingSession
-from model_helpers import MNIST_MODELS, build, module_of, read_mnist_rows, transform_output, transform_rows
+from model_helpers import (MNIST_MODELS, build, examples_split, module_of, read_mnist_rows,
+                           transform_output, transform_rows)
 from models.common import export, images
 from models.common.features import RAW_SIGNATURE, TRANSFORM_SIGNATURE, transformed_name
 from pipelines import factory, registry
@@ -142,23 +143,9 @@ def test_image_input_pipeline_gives_every_example_each_epoch_reshuffled(tmp_path
   from a gzipped TFRecord file as TfdsExampleGen writes it; every epoch holds every example
   exactly once; shuffled, each epoch in a new order, the same for the same seed; unshuffled,
   the file's order every time."""
-  from tfx.components.util import tfxio_utils  # pylint: disable=g-import-not-at-top
-  from tfx.types import standard_artifacts  # pylint: disable=g-import-not-at-top
-  spec = registry.get_spec('mlp')
-  _, rows = read_mnist_rows(spec, count=25)
-  split = tmp_path / 'examples' / 'Split-train'
-  split.mkdir(parents=True)
-  with tf.io.TFRecordWriter(str(split / 'data_tfrecord-00000-of-00001.gz'),
-                            options='GZIP') as writer:
-    for serialized in serialized_examples(rows):
-      writer.write(serialized)
-  artifact = standard_artifacts.Examples()
-  artifact.uri = str(tmp_path / 'examples')
-  artifact.split_names = '["train"]'
-  fn_args = types.SimpleNamespace(data_accessor=types.SimpleNamespace(
-      tf_dataset_factory=tfxio_utils.get_tf_dataset_factory_from_artifact([artifact], [])))
+  _, rows = read_mnist_rows(registry.get_spec('mlp'), count=25)
+  fn_args, files = examples_split(tmp_path, rows)
   tf_transform_output = tft.TFTransformOutput(transform_output('mlp'))
-  files = [str(split / '*')]
   labels = [r['label'][0] for r in rows]
   pixels = [tf.io.decode_png(r['image'][0]).numpy() / 255.0 for r in rows]
 

@@ -13,7 +13,7 @@ import tensorflow_model_analysis as tfma
 
 from components.drift_validator import load_config
 from conftest import REPO
-from pipelines import cache_keys, factory, paths, registry, specs
+from pipelines import cache_keys, factory, gating, paths, registry, specs
 from pipelines.artifacts import evaluation
 from pipelines.mlmd import summary
 from pipelines.paths import Paths
@@ -45,7 +45,7 @@ def test_every_spec_has_its_module_schema_and_data(name):
 
 def test_eval_config_gates_value_and_change():
   spec = registry.get_spec('linear')
-  config = factory.eval_config(spec)
+  config = gating.eval_config(spec)
   [model_spec] = config.model_specs
   assert model_spec.label_key == 'y_xf'
   assert list(model_spec.preprocessing_function_names) == ['transform_features']
@@ -57,7 +57,7 @@ def test_eval_config_gates_value_and_change():
   assert mse_gate.threshold.change_threshold.absolute.value == pytest.approx(1e-3)
   assert list(config.slicing_specs) == [tfma.SlicingSpec()]
 
-  classifier = factory.eval_config(registry.get_spec('classifier'))
+  classifier = gating.eval_config(registry.get_spec('classifier'))
   [acc] = [m for m in classifier.metrics_specs[0].metrics
            if m.class_name == 'SparseCategoricalAccuracy']
   acc_gate = acc.per_slice_thresholds[0]

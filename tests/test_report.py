@@ -223,9 +223,9 @@ def test_evaluation_reader_on_tfma_protos(tmp_path):
   import json  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from google.protobuf import json_format  # pylint: disable=g-import-not-at-top
-  from pipelines import factory  # pylint: disable=g-import-not-at-top
+  from pipelines import gating  # pylint: disable=g-import-not-at-top
   protos = evaluation._protos()  # pylint: disable=protected-access
-  config = factory.eval_config(registry.get_spec('classifier'))
+  config = gating.eval_config(registry.get_spec('classifier'))
   (tmp_path / 'eval_config.json').write_text(json.dumps(
       {'evalConfig': json.loads(json_format.MessageToJson(config)), 'version': '0.47.1'}))
   accuracy = {(): 0.5, ('other',): 1.0, ('mammal',): 0.0, ('bird',): 0.0}

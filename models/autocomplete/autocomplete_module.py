@@ -6,6 +6,9 @@ DropoutWrapper), letters one-hot, softmax over the letters Transform found in th
 on the nine words (= 1: all nine completed); the served model returns the letter (`classes`,
 with `probabilities`) and the completed word (`completion`).
 
+`--tune` searches SPACE (models/common/tuning.py): the rate, the LSTMs' width and the dropout,
+the seed's values first.
+
 No `dropout=` argument on the LSTMs (TFX's IMDB example notes it broke tf.saved_model.save);
 dropout is its own layer, and tests/test_models.py exports this model.
 """
@@ -18,14 +21,16 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from models.common import export, text, training
+from models.common import export, tabular, text, training, tuning
 from models.common.features import transformed_name
 
 WORD, NEXT = 'word', 'next'
 PREFIX = 3  # letters given
-HIDDEN = 128
-DROPOUT = 0.5
-LEARNING_RATE = 0.01
+SPACE = {
+    'learning_rate': (0.01, 0.003, 0.03),
+    'units': (128, 64, 256),  # each LSTM
+    'dropout': (0.5, 0.3),
+}
 SEED = 42
 
 
@@ -47,16 +52,17 @@ def build_model(tf_transform_output: tft.TFTransformOutput, config: Mapping[str,
                 train_steps: Optional[int] = None) -> keras.Model:
   """Letter ids as Transform lays them out (models/common/text.py) -> a softmax over the
   letters of Transform's vocabulary."""
-  del config, train_steps  # the input is the word; a constant rate
+  del train_steps  # a constant rate
+  units = tuning.value(config, SPACE, 'units')
   letters = tf_transform_output.vocabulary_size_by_name(text.CHAR_VOCAB)
   prefix = keras.Input((PREFIX,), dtype='int64', name=transformed_name(WORD))
   x = text.OneHot(text.vocabulary_size(tf_transform_output), name='one_hot')(prefix)
-  x = keras.layers.LSTM(HIDDEN, return_sequences=True, name='lstm_1')(x)
-  x = keras.layers.Dropout(DROPOUT, name='dropout')(x)
-  x = keras.layers.LSTM(HIDDEN, name='lstm_2')(x)
+  x = keras.layers.LSTM(units, return_sequences=True, name='lstm_1')(x)
+  x = keras.layers.Dropout(tuning.value(config, SPACE, 'dropout'), name='dropout')(x)
+  x = keras.layers.LSTM(units, name='lstm_2')(x)
   probabilities = keras.layers.Dense(letters, activation='softmax', name='output')(x)
   model = keras.Model(prefix, probabilities, name='autocomplete')
-  model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE),
+  model.compile(optimizer=keras.optimizers.Adam(tuning.value(config, SPACE, 'learning_rate')),
                 loss='sparse_categorical_crossentropy', metrics=['sparse_categorical_accuracy'])
   return model
 
@@ -84,13 +90,18 @@ def export_model(model: keras.Model, tf_transform_output: tft.TFTransformOutput,
 def run_fn(fn_args: FnArgs) -> None:
   training.seed_everything(SEED)
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
-  model = build_model(tf_transform_output, fn_args.custom_config, fn_args.train_steps)
-  batch_size = fn_args.custom_config['batch_size']
+  config = tuning.trainer_config(fn_args)
+  model = build_model(tf_transform_output, config, fn_args.train_steps)
 
   def dataset(files, shuffle):  # letters 1-3 -> letter 4
-    return training.dataset(fn_args, files, tf_transform_output, NEXT, batch_size, SEED,
-                            shuffle=shuffle)
+    return training.dataset(fn_args, files, tf_transform_output, NEXT, config['batch_size'],
+                            SEED, shuffle=shuffle)
 
   training.fit(model, fn_args, dataset(fn_args.train_files, True),
                dataset(fn_args.eval_files, False))
-  export_model(model, tf_transform_output, fn_args.custom_config, fn_args.serving_model_dir)
+  export_model(model, tf_transform_output, config, fn_args.serving_model_dir)
+
+
+# Called by Tuner (--tune): each trial on the nine words, scored on them (by loss), as the seed.
+def tuner_fn(fn_args: FnArgs):
+  return tabular.tuner_fn_result(fn_args, SPACE, build_model, seed=SEED)

@@ -11,6 +11,9 @@ module. `config` is always the module's custom_config, pipelines.factory.module_
   batch_size  the Trainer's batch size (the registry's spec is its one place)
   code        a hash of the model's folder, models/common and the serving loader (a cache key,
               and the key of a killed Trainer's resume state: models/common/resume.py)
+  hyperparameters  only after a Tuner (--tune): its best values, {name: value}, which a
+              tunable module's build_model reads through models/common/tuning.py:value (the
+              seed's value when absent); the Tuner's own config has `tune`, its budget
 
 A module derives everything else from the transform output (class count, vocabulary size)
 or from the run's step count (a decaying learning rate).
@@ -39,6 +42,9 @@ class ModelModule(Protocol):
                        custom_config: Config) -> Dict[str, tf.Tensor]:
     """Called by Transform: raw features -> transformed features (`<name>_xf`), analysers
     included; the graph is embedded in the served model."""
+
+  # A tunable module also defines SPACE ({name: candidates, the seed's first}) and
+  # tuner_fn(fn_args) -> TunerFnResult, called by TFX's Tuner (models/common/tuning.py).
 
   def run_fn(self, fn_args: FnArgs) -> None:
     """Called by Trainer (and ReferenceTrainer): builds with build_model, trains for

@@ -6,7 +6,7 @@ graph in its input pipeline, and the served model embeds the same graph.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping
+from typing import Any, Dict, Mapping, Optional
 
 import keras
 import tensorflow as tf
@@ -15,7 +15,7 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 from tfx_bsl.public import tfxio
 
 from components.infra_validator.session_loader import ServingSession
-from models.common import export, pictures, training
+from models.common import export, pictures, training, tuning
 from models.common.contract import BuildModel
 from models.common.features import transformed_name
 
@@ -64,13 +64,15 @@ def raw_image_inputs():
 
 
 def dataset(fn_args: FnArgs, files, tf_transform_output: tft.TFTransformOutput,
-            batch_size: int, seed: int, shuffle: bool) -> tf.data.Dataset:
+            batch_size: int, seed: int, shuffle: bool, skip: int = 0,
+            take: Optional[int] = None) -> tf.data.Dataset:
   """Raw examples -> Transform's graph -> (image batch, label batch), repeated forever.
 
   The examples are parsed and decoded once, in the first epoch, and kept in memory (MNIST's
   60,000 training images are 190 MB as float32): decoding the PNGs again every epoch took the
   CPU from training (docs/benchmarks.md). Each epoch is then shuffled from memory (a
-  SHUFFLE_BUFFER window, seeded, reshuffled every epoch), as plain Keras does.
+  SHUFFLE_BUFFER window, seeded, reshuffled every epoch), as plain Keras does. `skip` and
+  `take` keep a slice of the files' examples in their stored order (the Tuner's).
   """
   raw = fn_args.data_accessor.tf_dataset_factory(
       files,
@@ -83,7 +85,10 @@ def dataset(fn_args: FnArgs, files, tf_transform_output: tft.TFTransformOutput,
     return ({transformed_name(IMAGE): transformed[transformed_name(IMAGE)]},
             transformed[transformed_name(LABEL)])
 
-  examples = raw.map(transform, num_parallel_calls=tf.data.AUTOTUNE).unbatch().cache()
+  examples = raw.map(transform, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
+  if skip or take is not None:
+    examples = examples.skip(skip).take(-1 if take is None else take)
+  examples = examples.cache()
   if shuffle:
     examples = examples.shuffle(SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True)
   return examples.batch(batch_size).repeat().prefetch(tf.data.AUTOTUNE)
@@ -98,7 +103,7 @@ def train_and_export(fn_args: FnArgs, build_model: BuildModel, seed: int) -> ker
   fn_args.serving_model_dir and draws the seed's picture with the export."""
   training.seed_everything(seed)
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
-  config = fn_args.custom_config
+  config = tuning.trainer_config(fn_args)
   model = build_model(tf_transform_output, config, fn_args.train_steps)
   batch_size = config['batch_size']
   train = dataset(fn_args, fn_args.train_files, tf_transform_output, batch_size, seed, True)
@@ -108,6 +113,21 @@ def train_and_export(fn_args: FnArgs, build_model: BuildModel, seed: int) -> ker
                             fn_args.serving_model_dir, raw_inputs=raw_image_inputs())
   write_prediction_picture(fn_args, title=model.name)
   return model
+
+
+def tuner_fn_result(fn_args: FnArgs, space: tuning.Space, build_model: BuildModel, seed: int):
+  """tuner_fn of an MNIST classifier: each trial trains on the training split's first
+  train_examples images and is scored (accuracy) on the validation_examples after them."""
+  tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
+  budget, batch_size = fn_args.custom_config[tuning.TUNE], fn_args.custom_config['batch_size']
+  first = budget['train_examples']
+  train = dataset(fn_args, fn_args.train_files, tf_transform_output, batch_size, seed, True,
+                  take=first)
+  validation = dataset(fn_args, fn_args.train_files, tf_transform_output, batch_size, seed,
+                       False, skip=first, take=budget['validation_examples'])
+  return tuning.tuner_fn_result(
+      fn_args, space, lambda config, steps: build_model(tf_transform_output, config, steps),
+      train, validation, objective='val_sparse_categorical_accuracy')
 
 
 def write_prediction_picture(fn_args: FnArgs, title: str, count: int = 10) -> str:

@@ -9,13 +9,14 @@ from models.common import images, training
 
 def mlp(image: keras.KerasTensor, name: str, learning_rate: float,
         dropout: Optional[float] = None, batch_norm: bool = False,
-        decay_steps: Optional[int] = None) -> keras.Model:
-  """784 -> 256 -> 256 -> 10, ReLU; optional dropout (rate = 1 - the seed's keep_prob) or
-  batch normalization after each hidden layer; Adam (cosine decay over decay_steps)."""
+        decay_steps: Optional[int] = None, units: int = 256) -> keras.Model:
+  """784 -> 256 -> 256 -> 10 (hidden layers `units` wide), ReLU; optional dropout (rate = 1 -
+  the seed's keep_prob) or batch normalization after each hidden layer; Adam (cosine decay
+  over decay_steps)."""
   init = keras.initializers.RandomNormal(stddev=0.01)  # the seed's N(0, 0.01)
   x = keras.layers.Flatten()(image)
   for i in (1, 2):
-    x = keras.layers.Dense(256, kernel_initializer=init, use_bias=not batch_norm,
+    x = keras.layers.Dense(units, kernel_initializer=init, use_bias=not batch_norm,
                            name=f'layer{i}')(x)
     if batch_norm:
       x = keras.layers.BatchNormalization(name=f'batch_norm{i}')(x)

@@ -1,4 +1,5 @@
-"""Transform and Trainer plumbing for the small CSV models (linear, classifier, dnn).
+"""Transform and Trainer plumbing for the small CSV models (linear, classifier, dnn), and the
+Tuner's for the tunable ones (dnn, autocomplete).
 
 The registry's spec reaches these functions through custom_config (features, label, task,
 batch size), so feature names live in one place; each model folder only builds its network.
@@ -12,7 +13,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from models.common import export, training
+from models.common import export, training, tuning
 from models.common.contract import BuildModel
 from models.common.features import transformed_name
 
@@ -53,7 +54,7 @@ def class_count(tf_transform_output: tft.TFTransformOutput,
 
 def train_and_export(fn_args: FnArgs, build_model: BuildModel, seed: int) -> keras.Model:
   """Builds, trains for fn_args.train_steps, and exports to fn_args.serving_model_dir."""
-  config = fn_args.custom_config
+  config = tuning.trainer_config(fn_args)
   training.seed_everything(seed)
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
   model = build_model(tf_transform_output, config, fn_args.train_steps)
@@ -65,3 +66,20 @@ def train_and_export(fn_args: FnArgs, build_model: BuildModel, seed: int) -> ker
   training.fit(model, fn_args, train, evaluation)
   export.save_serving_model(model, tf_transform_output, config, fn_args.serving_model_dir)
   return model
+
+
+def tuner_fn_result(fn_args: FnArgs, space: tuning.Space, build_model: BuildModel, seed: int):
+  """tuner_fn of a small CSV model (dnn, autocomplete): each trial trains on the whole
+  training split and is scored on it, as the seed evaluates (by loss: on the seed's rows every
+  candidate may reach the gate's accuracy, and the loss still ranks them)."""
+  config = fn_args.custom_config
+  tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
+
+  def rows(shuffle: bool) -> tf.data.Dataset:
+    return training.dataset(fn_args, fn_args.train_files, tf_transform_output, config['label'],
+                            config['batch_size'], seed, shuffle=shuffle)
+
+  return tuning.tuner_fn_result(
+      fn_args, space, lambda trial_config, steps: build_model(tf_transform_output, trial_config,
+                                                              steps),
+      rows(True), rows(False), objective='val_loss')

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from pipelines import registry
+
 DESCRIPTION = 'tfzoo: run a model\'s TFX pipeline and say what happened.'
 
 
@@ -23,6 +25,10 @@ def build_parser() -> argparse.ArgumentParser:
   run.add_argument('--accept-drift', action='store_true',
                    help="train on data that drifted from the served model's training data "
                         '(recorded in ML Metadata); without it such data stops the run, exit 4')
+  run.add_argument('--tune', action='store_true',
+                   help="search the model's hyperparameters with TFX's Tuner first and train "
+                        'with the best (recorded in ML Metadata); tunable: '
+                        + ', '.join(registry.tunable()))
   run.add_argument('--train-steps', type=int, help='override the number of training steps')
   run.add_argument('--gate', action='append', default=[], metavar='METRIC=BOUND',
                    help="override a gate's bound, e.g. sparse_categorical_accuracy=0.9")

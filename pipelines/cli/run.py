@@ -59,6 +59,9 @@ def run_command(args: argparse.Namespace) -> int:
     raise CliError(f'--train-steps must be a positive integer, got {args.train_steps}',
                    EXIT_USAGE)
   gates = _gates(spec, args.gate)
+  if args.tune and spec.tune is None:
+    raise CliError(f'--tune: {spec.name} has no search space (its module defines no tuner_fn); '
+                   f'tunable models: {", ".join(registry.tunable())}', EXIT_USAGE)
   beam_args(args)
   try:
     metadata.mysql_settings()
@@ -126,7 +129,8 @@ def _run_locked(spec: registry.ModelSpec, args: argparse.Namespace, paths: Paths
   """Runs the pipeline (holding its lock), prints the summary, returns the exit status."""
   _resume(spec, paths)
   log_path = os.path.join(paths.logs_dir(), f'{spec.name}-{time.strftime("%Y%m%d-%H%M%S")}.log')
-  print(f'tfzoo: running pipeline {spec.name} ({spec.description})', flush=True)
+  tuning = (f'; tuning first, {spec.tune.trials} trials' if args.tune else '')
+  print(f'tfzoo: running pipeline {spec.name} ({spec.description}{tuning})', flush=True)
   print(f'tfzoo: outputs under {paths.home}', flush=True)
   if not args.verbose:
     print(f'tfzoo: full log in {log_path}', flush=True)
@@ -139,7 +143,7 @@ def _run_locked(spec: registry.ModelSpec, args: argparse.Namespace, paths: Paths
     LocalDagRunner().run(factory.create_pipeline(
         spec, paths, beam_args=beam_args(args), data_path=data_path,
         train_steps=args.train_steps, gates=gates, tfds_manual_dir=manual_dir,
-        accept_drift=args.accept_drift))
+        accept_drift=args.accept_drift, tune=args.tune))
 
   produced_by = manifest.build(spec.module_file)
   error = run_logged(log_path, args.verbose, 'pipeline', run_pipeline)

@@ -1,12 +1,15 @@
 """What a run summary reports beside the gates, read from the artifacts' properties: the drift
-check against the served model's training data, the serving check, and a Trainer's resume."""
+check against the served model's training data, the serving check, a Trainer's resume and the
+Tuner's search."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, List, Optional
+import json
+from typing import Any, Callable, Dict, List, Optional
 
 from components.drift_validator import keys as drift_keys
 from components.infra_validator import keys as infra_keys
+from components.recorded_tuner import keys as tuner_keys
 from components.resumable_trainer import keys as trainer_keys
 from ml_metadata.proto import metadata_store_pb2
 
@@ -92,3 +95,52 @@ def resumed(model_run: metadata_store_pb2.Artifact) -> Optional[Resumed]:
   return Resumed(after_epoch=after, epochs=epochs,
                  steps_trained=properties[trainer_keys.STEPS_TRAINED].int_value,
                  steps=epochs * properties[trainer_keys.STEPS_PER_EPOCH].int_value)
+
+
+def format_value(value: Any) -> str:
+  """A hyperparameter's value, a float as short as it is exact (0.002, 0.0005)."""
+  return f'{value:g}' if isinstance(value, float) else str(value)
+
+
+def format_values(values: Dict[str, Any]) -> str:
+  """Hyperparameter values as `name=value, ...`, by name."""
+  return ', '.join(f'{name}={format_value(value)}' for name, value in sorted(values.items()))
+
+
+@dataclasses.dataclass
+class Tuned:
+  """What the Tuner chose (components/recorded_tuner) and every trial it ran."""
+  values: Dict[str, Any]
+  objective: str
+  direction: str  # 'max' or 'min'
+  best_score: float
+  best_trial: str
+  seed_score: Optional[float]  # the first trial's, the seed's values
+  slice: str  # what each trial trained and was scored on
+  trials: List[Dict[str, Any]]  # {trial, values, score, status, seconds}, in the order run
+
+  def format(self) -> str:
+    seed = '' if self.seed_score is None else f"; the seed's values {self.seed_score:.4g}"
+    return (f'tuned: {format_values(self.values)} (best of {len(self.trials)} trials by '
+            f'{self.objective}: {self.best_score:.4g}{seed}); the Trainer trained with them')
+
+
+def tuned(best: metadata_store_pb2.Artifact,
+          results: Optional[metadata_store_pb2.Artifact]) -> Optional[Tuned]:
+  """From the Tuner's best_hyperparameters and tuner_results artifacts; None if unrecorded."""
+  properties = best.custom_properties
+  if tuner_keys.VALUES not in properties:
+    return None
+
+  def text(key: str) -> str:
+    return properties[key].string_value if key in properties else ''
+  recorded = results.custom_properties if results is not None else {}
+  trials = (json.loads(recorded[tuner_keys.TRIALS].string_value)
+            if tuner_keys.TRIALS in recorded else [])
+  return Tuned(values=json.loads(text(tuner_keys.VALUES)), objective=text(tuner_keys.OBJECTIVE),
+               direction=text(tuner_keys.DIRECTION),
+               best_score=float(text(tuner_keys.BEST_SCORE)),
+               best_trial=text(tuner_keys.BEST_TRIAL),
+               seed_score=float(text(tuner_keys.SEED_SCORE)) if text(tuner_keys.SEED_SCORE)
+               else None,
+               slice=text(tuner_keys.SLICE), trials=trials)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import datetime
 import glob
+import json
 import os
 from typing import Dict, List, Optional, Tuple
 
+from components.recorded_tuner import keys as tuner_keys
 from google.protobuf import json_format
 from ml_metadata.proto import metadata_store_pb2
 
@@ -98,6 +100,8 @@ def format_runs(pipeline: str, config) -> str:
                  f'  components {took:.1f} s  {run_outcome(run)}')
     lines.append('    ' + ', '.join(f'{c.node} {c.state} {c.seconds:.1f} s'
                                     for c in run.components))
+    if run.tuned is not None:
+      lines.append(f'    {run.tuned.format()}')
     lines.append(f'    produced by: {manifest.describe(manifest.read(context))}')
   return '\n'.join(lines) if lines else f'{pipeline}: no runs recorded'
 
@@ -154,6 +158,15 @@ def _details(store, execution: metadata_store_pb2.Execution,
     per_split = json_format.MessageToDict(props['blessed'].struct_value)
     bad = sorted(split for split, ok in per_split.items() if not ok)
     return f'anomalies in {", ".join(bad)}' if bad else 'no anomalies'
+  if type_name == 'HyperParameters' and tuner_keys.VALUES in props:
+    return (f'{checks.format_values(json.loads(props[tuner_keys.VALUES].string_value))} (best '
+            f'by {props[tuner_keys.OBJECTIVE].string_value}: '
+            f'{float(props[tuner_keys.BEST_SCORE].string_value):.4g})')
+  if type_name == 'TunerResults' and tuner_keys.TRIAL_COUNT in props:
+    return f'{props[tuner_keys.TRIAL_COUNT].int_value} trials'
+  if type_name == 'Model' and tuner_keys.MODEL_HYPERPARAMETERS in props:
+    values = json.loads(props[tuner_keys.MODEL_HYPERPARAMETERS].string_value)
+    return f'trained with the Tuner\'s {checks.format_values(values)}'
   if type_name == 'ModelBlessing':
     return 'blessed' if props['blessed'].int_value else 'NOT blessed'
   if type_name == 'ModelEvaluation' and os.path.isdir(artifact.uri):

@@ -59,6 +59,7 @@ class RunSummary:
   infra: Optional[checks.InfraCheck] = None
   drift: Optional[checks.DriftCheck] = None
   resumed: Optional[checks.Resumed] = None
+  tuned: Optional[checks.Tuned] = None
 
   def component(self, node: str) -> Optional[ComponentRun]:
     return next((c for c in self.components if c.node == node), None)
@@ -73,6 +74,10 @@ class RunSummary:
       lines.append(f'  {c.node:<32} {c.state:<9} {c.seconds:7.1f} s')
     if self.drift is not None:
       lines.append(f'  {self.drift.format()}')
+    if self.tuned is not None:
+      lines.append(f'  {self.tuned.format()}')
+      if self.tuned.slice:
+        lines.append(f'  tuning: each trial trained {self.tuned.slice}')
     if self.resumed is not None:
       lines.append(f'  {self.resumed.format()}')
     for m in self.metrics:
@@ -195,6 +200,10 @@ def summarize(store: metadata_store.MetadataStore, run: metadata_store_pb2.Conte
     summary.pictures = sorted(glob.glob(os.path.join(run_dir, 'pictures', '*.png')))
     if trainer.state == 'executed':  # a cached Trainer trained nothing in this run
       summary.resumed = checks.resumed(trainer.outputs['model_run'][0])
+  tuner = summary.component('Tuner')
+  if tuner and tuner.outputs.get('best_hyperparameters'):
+    summary.tuned = checks.tuned(tuner.outputs['best_hyperparameters'][0],
+                                 (tuner.outputs.get('tuner_results') or [None])[0])
   evaluator = summary.component('Evaluator')
   if evaluator and evaluator.outputs.get('blessing'):
     blessing = evaluator.outputs['blessing'][0]

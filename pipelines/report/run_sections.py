@@ -2,9 +2,10 @@
 data it read and its training curves."""
 from __future__ import annotations
 
+import json
 import math
 
-from pipelines.mlmd import manifest
+from pipelines.mlmd import checks, manifest
 from pipelines.report import charts
 from pipelines.report.collect import PipelineView
 from pipelines.report.layout import e, number, pill, table, when
@@ -136,6 +137,29 @@ def _drift(summary) -> str:
   return f'<p data-drift="{e(summary.drift.verdict)}">{e(summary.drift.format())}</p>'
 
 
+def _tuning(tuned) -> str:
+  """The Tuner's search: every trial's values, score and time, the chosen one marked."""
+  if tuned is None:
+    return ''
+  names = sorted(tuned.values)
+  rows = []
+  for trial in tuned.trials:
+    notes = [pill('chosen', 'ok')] if trial['trial'] == tuned.best_trial else []
+    if trial is tuned.trials[0]:
+      notes.append('<span class="muted">the seed\'s values</span>')
+    score = trial['score']
+    rows.append([f'<span data-trial="{e(trial["trial"])}">{e(trial["trial"])}</span>']
+                + [e(checks.format_value(trial['values'].get(n))) for n in names]
+                + [number(score) if score is not None else e(trial['status']),
+                   f'{trial["seconds"]:.1f} s', ' '.join(notes)])
+  return (f'<h3>Hyperparameter search (Tuner)</h3><p data-tuned="'
+          f'{e(json.dumps(tuned.values, sort_keys=True))}">{e(tuned.format())}. Each trial '
+          f'trained {e(tuned.slice)}; {e(tuned.direction)} {e(tuned.objective)} wins, a tie '
+          'keeps the earlier trial.</p>' + table(
+              ['trial'] + names + [tuned.objective, 'time', ''], rows,
+              numeric=tuple(range(1, len(names) + 3))))
+
+
 def training(view: PipelineView) -> str:
   if not view.curves:
     return ('<section id="training"><h2>Training</h2><p class="muted">No TensorBoard logs of a '
@@ -152,4 +176,4 @@ def training(view: PipelineView) -> str:
   return (f'<section id="training"><h2>Training</h2><p class="muted">Per epoch, from the '
           f'TensorBoard logs of run {e(view.evaluated.run_id)}\'s Trainer ({e(run_dir)}; <code>make tensorboard MODEL='
           f'{e(view.name)}</code> opens them).</p>{resumed_html}<div class="grid">'
-          f'{"".join(charts_html)}</div></section>')
+          f'{"".join(charts_html)}</div>{_tuning(view.evaluated.summary.tuned)}</section>')

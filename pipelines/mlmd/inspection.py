@@ -158,10 +158,10 @@ def _details(store, execution: metadata_store_pb2.Execution,
     per_split = json_format.MessageToDict(props['blessed'].struct_value)
     bad = sorted(split for split, ok in per_split.items() if not ok)
     return f'anomalies in {", ".join(bad)}' if bad else 'no anomalies'
-  if type_name == 'HyperParameters' and tuner_keys.VALUES in props:
-    return (f'{checks.format_values(json.loads(props[tuner_keys.VALUES].string_value))} (best '
-            f'by {props[tuner_keys.OBJECTIVE].string_value}: '
-            f'{float(props[tuner_keys.BEST_SCORE].string_value):.4g})')
+  tuned = checks.tuned(artifact, None) if type_name == 'HyperParameters' else None
+  if tuned is not None:
+    return (f'{checks.format_values(tuned.values)} (best by {tuned.objective}: '
+            f'{tuned.best_score:.4g})')
   if type_name == 'TunerResults' and tuner_keys.TRIAL_COUNT in props:
     return f'{props[tuner_keys.TRIAL_COUNT].int_value} trials'
   if type_name == 'Model' and tuner_keys.MODEL_HYPERPARAMETERS in props:

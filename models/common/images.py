@@ -127,7 +127,7 @@ def tuner_fn_result(fn_args: FnArgs, space: tuning.Space, build_model: BuildMode
                        False, skip=first, take=budget['validation_examples'])
   return tuning.tuner_fn_result(
       fn_args, space, lambda config, steps: build_model(tf_transform_output, config, steps),
-      train, validation, objective='val_sparse_categorical_accuracy')
+      train, validation, objective='val_sparse_categorical_accuracy', seed=seed)
 
 
 def write_prediction_picture(fn_args: FnArgs, title: str, count: int = 10) -> str:

@@ -82,4 +82,4 @@ def tuner_fn_result(fn_args: FnArgs, space: tuning.Space, build_model: BuildMode
   return tuning.tuner_fn_result(
       fn_args, space, lambda trial_config, steps: build_model(tf_transform_output, trial_config,
                                                               steps),
-      rows(True), rows(False), objective='val_loss')
+      rows(True), rows(False), objective='val_loss', seed=seed)

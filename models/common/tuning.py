@@ -27,7 +27,6 @@ from models.common import training
 
 HYPERPARAMETERS = 'hyperparameters'  # custom_config: {name: value}, the Tuner's best
 TUNE = 'tune'  # the Tuner's custom_config: the registry's TuneMode (pipelines/specs.py)
-SEED = 42
 
 Space = Mapping[str, Sequence[Any]]  # name -> candidates, the seed's value first
 # (config with HYPERPARAMETERS, steps the run trains) -> a compiled model
@@ -82,25 +81,25 @@ class TimedTuner(keras_tuner.Tuner):
 
 
 def tuner_fn_result(fn_args: FnArgs, space: Space, build: Build, train, validation,
-                    objective: str) -> TunerFnResult:
+                    objective: str, seed: int) -> TunerFnResult:
   """What tuner_fn returns: the search over `space` with the budget in custom_config['tune'],
   trials of fn_args.train_steps steps on `train`, each scored by `objective` ('val_…', the
-  best epoch's) on fn_args.eval_steps batches of `validation`."""
+  best epoch's) on fn_args.eval_steps batches of `validation`; `seed` (the module's) seeds
+  the search and every trial's weights."""
   budget = fn_args.custom_config[TUNE]
   config = dict(fn_args.custom_config)
   epochs, steps_per_epoch = training.epochs_for(fn_args.train_steps, max_epochs=2)
 
   def build_trial(hp: keras_tuner.HyperParameters) -> keras.Model:
-    training.seed_everything(SEED)  # every trial starts from the same seeded weights
+    training.seed_everything(seed)  # every trial starts from the same seeded weights
     return build(dict(config, **{HYPERPARAMETERS: dict(hp.values)}), fn_args.train_steps)
 
   direction = 'min' if objective.endswith('loss') else 'max'
   oracle = SeedFirstRandomSearch(
       objective=keras_tuner.Objective(objective, direction), max_trials=budget['trials'],
-      seed=SEED, hyperparameters=hyperparameters(space), allow_new_entries=False)
-  tuner = TimedTuner(oracle=oracle, hypermodel=build_trial,
-                            directory=fn_args.working_dir, project_name='search',
-                            overwrite=True)
+      seed=seed, hyperparameters=hyperparameters(space), allow_new_entries=False)
+  tuner = TimedTuner(oracle=oracle, hypermodel=build_trial, directory=fn_args.working_dir,
+                     project_name='search', overwrite=True)
   return TunerFnResult(tuner=tuner, fit_kwargs={
       'x': train, 'validation_data': validation, 'epochs': epochs,
       'steps_per_epoch': steps_per_epoch, 'validation_steps': fn_args.eval_steps,

@@ -33,7 +33,7 @@ from components.atomic_pusher import AtomicPusher
 from components.drift_validator import DriftValidator, load_config
 from components.infra_validator.component import ServingInfraValidator
 from components.quality_evaluator import QualityEvaluator, QualityGate
-from components.recorded_tuner import RecordedTuner
+from components.recorded_tuner.component import RecordedTuner
 from components.resumable_trainer import ResumableTrainer
 from components.strict_example_validator import StrictExampleValidator
 from pipelines import baseline, registry

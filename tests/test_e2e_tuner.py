@@ -20,10 +20,12 @@ import browser
 from components.recorded_tuner import keys
 from conftest import node_states, run_tfzoo, versions
 from models.dnn import dnn_module
+from pipelines import registry
 from pipelines.mlmd import metadata, pushes, summary
 from test_e2e_csv import check_animals_served
 
 SEED_VALUES = {name: candidates[0] for name, candidates in dnn_module.SPACE.items()}
+BUDGET = registry.get_spec('dnn').tune  # the registry's: trials, steps
 
 
 @pytest.fixture(scope='module')
@@ -68,9 +70,9 @@ def test_tuned_run_trains_and_pushes_the_tuners_best(project, home):
 
   # Every trial, in the order run: the seed's values first, no two alike, each scored.
   trials = json.loads(results.custom_properties[keys.TRIALS].string_value)
-  assert len(trials) == results.custom_properties[keys.TRIAL_COUNT].int_value == 6
+  assert len(trials) == results.custom_properties[keys.TRIAL_COUNT].int_value == BUDGET.trials
   assert trials[0]['values'] == SEED_VALUES
-  assert len({json.dumps(t['values'], sort_keys=True) for t in trials}) == 6
+  assert len({json.dumps(t['values'], sort_keys=True) for t in trials}) == BUDGET.trials
   assert all(t['status'] == 'COMPLETED' and t['seconds'] > 0 for t in trials)
   scores = [t['score'] for t in trials]
   best = trials[scores.index(min(scores))]  # val_loss: the lowest, the earliest of a tie
@@ -95,10 +97,11 @@ def test_tuned_run_trains_and_pushes_the_tuners_best(project, home):
   assert _layer_shapes(newest) == sorted([(2, units), (units, 2 * units), (2 * units, 3)])
   check_animals_served(newest)
 
-  summary_line = (f'tuned: learning_rate={values["learning_rate"]:g}, units={units} (best of 6 '
-                  f'trials by val_loss: ')
+  summary_line = (f'tuned: learning_rate={values["learning_rate"]:g}, units={units} (best of '
+                  f'{BUDGET.trials} trials by val_loss: ')
   assert summary_line in result.stdout
-  assert 'tuning: each trial trained 100 steps on the whole training split' in result.stdout
+  assert (f'tuning: each trial trained {BUDGET.train_steps} steps on the whole training split'
+          in result.stdout)
 
   runs = run_tfzoo(project, home, 'runs', 'dnn')
   assert runs.returncode == 0 and runs.stdout.count(summary_line) == 1, runs.stdout
@@ -108,7 +111,8 @@ def test_tuned_run_trains_and_pushes_the_tuners_best(project, home):
   rate = f'{values["learning_rate"]:g}'
   assert re.search(rf'best_hyperparameters: HyperParameters #{chosen.id} .*  learning_rate='
                    rf'{rate}, units={units} \(best by val_loss', lineage.stdout), lineage.stdout
-  assert re.search(r'tuner_results: TunerResults #\d+ .*  6 trials', lineage.stdout)
+  assert re.search(rf'tuner_results: TunerResults #\d+ .*  {BUDGET.trials} trials',
+                   lineage.stdout)
   assert f"trained with the Tuner's learning_rate={values['learning_rate']:g}" in lineage.stdout
 
   report = run_tfzoo(project, home, 'report', 'dnn')

@@ -117,8 +117,9 @@ def test_the_tuner_feeds_the_trainer_only_with_tune(tmp_path):
   assert trainer.inputs['hyperparameters'].producer_component_id == 'Tuner'
   assert 'hyperparameters' not in {c.id: c for c in untuned.components}['Trainer'].inputs
   assert json.loads(tuner.exec_properties['train_args'])['num_steps'] == spec.tune.train_steps
-  assert json.loads(tuner.exec_properties['custom_config'])[tuning.TUNE] == {
-      'trials': 6, 'train_steps': 100, 'train_examples': None, 'validation_examples': None}
+  assert json.loads(tuner.exec_properties['custom_config'])[tuning.TUNE] == dict(
+      trials=spec.tune.trials, train_steps=spec.tune.train_steps, train_examples=None,
+      validation_examples=None)
   with pytest.raises(ValueError, match='linear cannot be tuned'):
     factory.create_pipeline(registry.get_spec('linear'), Paths(str(tmp_path)), tune=True)
 

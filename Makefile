@@ -101,7 +101,7 @@ bench: $(STAMP) ## benchmarks, not part of test: pipeline vs plain Keras and a h
 
 # Tests run in TEST_WORKERS processes (pytest-xdist), a test file per process at a time.
 TEST_WORKERS ?= 2
-PYTEST := $(VENV)/bin/python -m pytest tests -n $(TEST_WORKERS) --dist loadfile
+PYTEST := $(VENV)/bin/python -m pytest tests -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test: $(STAMP) ## the test suite: unit + end-to-end pipelines on tiny data (not the heavy comparisons)
 	$(PYTEST) -m 'not heavy' $(PYTEST_ARGS)

@@ -13,9 +13,10 @@ where it runs (LocalDagRunner here; Beam args pass straight through).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Iterator, List, Optional, Sequence
 
 # tfx.v1's classes imported from their modules: `from tfx import v1` also imports every
 # extension (Google Cloud AI Platform's: about 4 s of every run's start, used by nothing here).
@@ -93,6 +94,27 @@ class Placement:
     return [trained_on, validator]
 
 
+@contextlib.contextmanager
+def module_files_in_place() -> Iterator[None]:
+  """TFX's switch, read by Transform, Trainer and Tuner when they are built: their module file
+  is imported where it is (this checkout, or the image), as the QualityEvaluator imports its
+  own, instead of being packaged into a wheel under the pipeline root at compile time and
+  pip-installed into a temporary folder at every execution (three times in Transform): about
+  6 s of a 40 s classifier run on 2 cores (docs/benchmarks.md). The module's content stays in
+  the cache keys through `code` (module_config). Set while the components are built, not for
+  the rest of the process."""
+  name = 'UNSUPPORTED_DO_NOT_PACKAGE_USER_MODULES'
+  saved = os.environ.get(name)
+  os.environ[name] = '1'
+  try:
+    yield
+  finally:
+    if saved is None:
+      del os.environ[name]
+    else:
+      os.environ[name] = saved
+
+
 def module_config(spec: registry.ModelSpec) -> Dict[str, object]:
   """custom_config handed to preprocessing_fn, run_fn and evaluate_fn: the spec's feature
   contract and batch size (the keys: models/common/contract.py)."""
@@ -165,12 +187,14 @@ def create_pipeline(spec: registry.ModelSpec,
   container_root: the same pipeline for a container image holding this project there
   (Kubeflow / Vertex, pipelines/kubeflow.py: see Placement); None: this machine.
   """
-  placement = Placement(container_root)
-  if container_root is not None:
-    from tfx.components.util import udf_utils  # pylint: disable=g-import-not-at-top
-    if udf_utils.should_package_user_modules():
-      raise ValueError('container_root needs UNSUPPORTED_DO_NOT_PACKAGE_USER_MODULES=1 set '
-                       'before create_pipeline: the module files are in the image')
+  with module_files_in_place():
+    return _create_pipeline(spec, paths, beam_args, data_path, train_steps, gates,
+                            tfds_manual_dir, Placement(container_root), accept_drift, tune)
+
+
+def _create_pipeline(spec: registry.ModelSpec, paths: Paths, beam_args, data_path, train_steps,
+                     gates, tfds_manual_dir, placement: Placement, accept_drift: bool,
+                     tune: bool) -> Pipeline:
   if gates is not None:
     spec = dataclasses.replace(spec, gates=tuple(gates))
   config = module_config(spec)
@@ -264,6 +288,6 @@ def create_pipeline(spec: registry.ModelSpec,
       components=components,
       enable_cache=True,
       # Kubeflow / Vertex record the run in the cluster's own ML Metadata.
-      metadata_connection_config=(None if container_root else
+      metadata_connection_config=(None if placement.root else
                                   metadata.pipeline_connection_config(paths, spec.name)),
       beam_pipeline_args=list(beam_args or []))

@@ -5,8 +5,8 @@ into a pipeline spec (JSON) whose every task runs in one container image (the re
 Dockerfile: TFX 1.16 with this project at /tfzoo). What differs from a local run, and why:
 
 - Files of this checkout (module files, the curated schema, the CSVs) are named by their path
-  inside the image (create_pipeline's container_root), and the module files are used there
-  as they are instead of being packaged into wheels at compile time.
+  inside the image (create_pipeline's container_root); the module files are used there as they
+  are, as in a local run (factory.module_files_in_place).
 - Everything a run writes goes under the pipeline root given here (gs://bucket/tfzoo, or any
   filesystem TFX can reach from the pods): `pipelines/<model>/` (artifacts),
   `tensorflow_datasets/` (TFDS prepares MNIST there once), `serving/<model>/` (the Pusher).
@@ -16,12 +16,11 @@ Dockerfile: TFX 1.16 with this project at /tfzoo). What differs from a local run
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import shutil
 import tempfile
-from typing import Iterator, Optional, Sequence
+from typing import Optional, Sequence
 
 from pipelines import registry
 from pipelines.paths import Paths
@@ -72,37 +71,19 @@ def compile_pipeline(spec: registry.ModelSpec, output_path: str, image: str = DE
 
   scratch = tempfile.mkdtemp(prefix='tfzoo-kubeflow-')
   try:
-    with _module_files_in_place():
-      pipeline = factory.create_pipeline(
-          spec, ClusterPaths(home=root, scratch=scratch), beam_args=list(beam_args or []),
-          container_root=CONTAINER_ROOT)
-      # Kubeflow names pipelines [a-z0-9][a-z0-9-]*: mlp_bn, cnn_fast -> mlp-bn, cnn-fast (the
-      # paths under the pipeline root keep the model's own name).
-      pipeline.pipeline_info.pipeline_name = spec.name.replace('_', '-')
-      runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
-          config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=image),
-          output_dir=os.path.dirname(os.path.abspath(output_path)),
-          output_filename=os.path.basename(output_path))
-      return runner.run(pipeline)
+    pipeline = factory.create_pipeline(
+        spec, ClusterPaths(home=root, scratch=scratch), beam_args=list(beam_args or []),
+        container_root=CONTAINER_ROOT)
+    # Kubeflow names pipelines [a-z0-9][a-z0-9-]*: mlp_bn, cnn_fast -> mlp-bn, cnn-fast (the
+    # paths under the pipeline root keep the model's own name).
+    pipeline.pipeline_info.pipeline_name = spec.name.replace('_', '-')
+    runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
+        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=image),
+        output_dir=os.path.dirname(os.path.abspath(output_path)),
+        output_filename=os.path.basename(output_path))
+    return runner.run(pipeline)
   finally:
     shutil.rmtree(scratch, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def _module_files_in_place() -> Iterator[None]:
-  """TFX's switch, read while components are built and compiled: module files stay paths (in
-  the image) instead of wheels built here and uploaded under the pipeline root. Set for the
-  compile only, not for the rest of the process."""
-  name = 'UNSUPPORTED_DO_NOT_PACKAGE_USER_MODULES'
-  saved = os.environ.get(name)
-  os.environ[name] = '1'
-  try:
-    yield
-  finally:
-    if saved is None:
-      del os.environ[name]
-    else:
-      os.environ[name] = saved
 
 
 def task_order(job: dict) -> list:

@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 import tensorflow_data_validation as tfdv
 from google.protobuf import text_format
-from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
+from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx.types import standard_artifacts
 
 from components.drift_validator import DataDriftError, keys, load_config

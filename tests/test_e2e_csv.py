@@ -97,6 +97,8 @@ def test_first_run_pushes_a_blessed_model(project, home):
   assert re.search(r'served by TF Serving: yes, 17 requests to serving_default, serving_raw, '
                    r'transform_features answered', result.stdout), result.stdout
   check_animals_served(os.path.join(serving, version))
+  # The module file was imported in place: no wheel built under the pipeline root.
+  assert not os.path.exists(os.path.join(home, 'pipelines', 'classifier', '_wheels'))
 
 
 def test_rerun_with_nothing_changed_is_fully_cached(project, home):

@@ -1,115 +1,19 @@
-"""End to end on real MNIST, in fast mode: TfdsExampleGen -> ... -> Pusher for the cnn (TFMA
-Evaluator) and for the autoencoder (QualityEvaluator)."""
+"""End to end on real MNIST, in fast mode, for the generative models: TfdsExampleGen -> ... ->
+QualityEvaluator -> Pusher for the autoencoder, and the cgan judged by its reference classifier.
+The cnn's run (TFMA's Evaluator) is test_e2e_cnn's."""
 from __future__ import annotations
 
-import glob
 import os
 import re
 
 import numpy as np
 import pytest
 import tensorflow as tf
-import tensorflow_datasets as tfds
 
 from components.infra_validator.session_loader import ServingSession
 from conftest import node_states, run_tfzoo, versions
+from mnist_helpers import COMPONENTS, mnist_digits
 from serving_helpers import every_signature, serialized_examples
-
-COMPONENTS = ['TfdsExampleGen', 'ImportSchemaGen', 'StatisticsGen', 'ExampleValidator',
-              'DriftValidator', 'Transform', 'Trainer', 'Evaluator', 'InfraValidator', 'Pusher']
-
-
-def _test_digits(tfds_data_dir: str, split: str):
-  """(pixels uint8 [N, 28, 28], labels, the same digits as rows {image: [PNG], label: [d]})."""
-  batch = tfds.as_numpy(tfds.load('mnist:3.0.1', split=split, data_dir=tfds_data_dir,
-                                  batch_size=-1))
-  pixels, labels = batch['image'][..., 0], batch['label']
-  rows = [{'image': [tf.io.encode_png(p[..., None]).numpy()], 'label': [int(l)]}
-          for p, l in zip(pixels, labels)]
-  return pixels, labels, rows
-
-
-def test_cnn_fast_pipeline_from_tfds_to_serving(project, tmp_path, tfds_data_dir,
-                                                mnist_manual_dir):
-  home = str(tmp_path)
-  result = run_tfzoo(project, home, 'run', 'cnn', '--fast', '--tfds-manual-dir',
-                     mnist_manual_dir, TFDS_DATA_DIR=tfds_data_dir)
-  assert result.returncode == 0, result.stdout + result.stderr
-  states = node_states(os.path.join(home, 'metadata', 'cnn_fast.sqlite'))
-  assert all(states[c] == 'executed' for c in COMPONENTS), states
-  assert 'gate: >= 0.8' in result.stdout and 'blessed: yes' in result.stdout
-  # A fast model never reaches the real model's serving directory.
-  assert not os.path.exists(os.path.join(home, 'serving', 'cnn'))
-  [version] = versions(os.path.join(home, 'serving', 'cnn_fast'))
-  version_dir = os.path.join(home, 'serving', 'cnn_fast', version)
-  pixels, labels, rows = _test_digits(tfds_data_dir, 'test[-200:]')
-  # Every signature through TF Serving's loader, answering as tf.saved_model.load does.
-  with ServingSession(version_dir) as session:
-    answers = every_signature(session, tf.saved_model.load(version_dir), {
-        'serving_default': {'examples': serialized_examples(rows, ['image'])},
-        'serving_raw': {'images': pixels.astype(np.float32)},
-        'transform_features': {'examples': serialized_examples(rows)},
-    }, atol=1e-5)
-  served, raw = answers['serving_default'], answers['serving_raw']
-  np.testing.assert_allclose(served['probabilities'], raw['probabilities'], atol=1e-6)
-  assert raw['probabilities'].shape == (200, 10)
-  predicted = raw['class_ids']
-  assert [c.decode() for c in raw['classes']] == [str(d) for d in predicted]
-  assert (predicted == labels).mean() >= 0.8
-  transformed = answers['transform_features']
-  np.testing.assert_allclose(transformed['image_xf'][..., 0], pixels / 255.0, atol=1e-6)
-  assert transformed['label_xf'].reshape(-1).tolist() == labels.tolist()
-
-  # The seed's picture: 10 eval digits with the exported model's predictions.
-  picture = os.path.join(home, 'pipelines', 'cnn_fast', 'Trainer', 'model_run')
-  [png] = [line.split('picture: ', 1)[1] for line in result.stdout.splitlines()
-           if 'picture: ' in line]
-  assert png.startswith(picture) and png.endswith('pictures/predictions.png')
-  assert tf.io.decode_png(tf.io.read_file(png)).shape[1] > 500
-
-  # The client, as `make predict MODEL=cnn_fast INPUT=digit.png ARGS=--local` runs it, on a
-  # test digit saved as an ordinary PNG file: same answer as the signature called directly.
-  digit = str(tmp_path / 'digit.png')
-  tf.io.write_file(digit, tf.io.encode_png(pixels[0][..., None]))
-  expected = served['probabilities'][0]
-  for signature in ('examples', 'raw'):
-    answer = run_tfzoo(project, home, 'predict', 'cnn_fast', digit, '--local',
-                       '--signature', signature)
-    assert answer.returncode == 0, answer.stdout + answer.stderr
-    best = int(expected.argmax())
-    assert f': {best} (probability {expected[best]:.3f}' in answer.stdout, answer.stdout
-
-  # The report's page, in a browser: the Evaluator's per-digit accuracy and confusion matrix
-  # (as TFMA's own reader reads them), the label distribution, the Trainer's picture.
-  check_report_page(project, home, 'cnn_fast')
-
-
-def check_report_page(project: str, home: str, pipeline: str) -> None:
-  import tensorflow_model_analysis as tfma  # pylint: disable=g-import-not-at-top
-  import browser  # pylint: disable=g-import-not-at-top
-  result = run_tfzoo(project, home, 'report', pipeline)
-  assert result.returncode == 0, result.stdout + result.stderr
-  page = os.path.join(home, 'reports', pipeline, 'index.html')
-  [loaded] = browser.load_pages([page]).values()
-  browser.assert_clean(loaded)
-  assert len(loaded.images) == 1  # the Trainer's picture, inlined
-  [evaluation] = glob.glob(os.path.join(home, 'pipelines', pipeline, 'Evaluator', 'evaluation',
-                                        '*'))
-  by_slice = {s: m['']['']for s, m in tfma.load_eval_result(evaluation).slicing_metrics}
-  per_digit = {str(dict(s)['label']): m['sparse_categorical_accuracy']['doubleValue']
-               for s, m in by_slice.items() if s}
-  assert sorted(per_digit, key=int) == [str(d) for d in range(10)]
-  shown = {label: float(text) for label, text in loaded.data['data-class']}
-  assert shown == pytest.approx(per_digit, abs=5e-7)  # printed with 6 significant digits
-  # The two gates: the overall accuracy and the worst digit's (the per-class gate).
-  shown_gates = {key: float(v) for key, v in loaded.data['data-gate']}
-  assert shown_gates == pytest.approx({
-      'sparse_categorical_accuracy': by_slice[()]['sparse_categorical_accuracy']['doubleValue'],
-      'sparse_categorical_accuracy per class': min(per_digit.values())}, abs=5e-7)
-  assert {v: int(t) for v, t in loaded.data['data-rows']} == {'train': 2000, 'eval': 1000}
-  html = open(page, encoding='utf-8').read()
-  cells = [float(c) for c in re.findall(r'predicted [^:<]+: ([\d.]+)</title>', html)]
-  assert len(cells) == 100 and sum(cells) == 1000  # every eval image in the matrix once
 
 
 def test_autoencoder_fast_pipeline_is_gated_by_the_quality_evaluator(
@@ -137,7 +41,7 @@ def test_autoencoder_fast_pipeline_is_gated_by_the_quality_evaluator(
 
   [version] = versions(os.path.join(home, 'serving', 'autoencoder_fast'))
   version_dir = os.path.join(home, 'serving', 'autoencoder_fast', version)
-  images, _, rows = _test_digits(tfds_data_dir, 'test[-100:]')
+  images, _, rows = mnist_digits(tfds_data_dir, 'test[-100:]')
   pixels = images.astype(np.float32)
   with ServingSession(version_dir) as session:
     answers = every_signature(session, tf.saved_model.load(version_dir), {

@@ -15,7 +15,6 @@ from components.drift_validator import load_config
 from conftest import REPO
 from pipelines import cache_keys, factory, gating, paths, registry, specs
 from pipelines.artifacts import evaluation
-from pipelines.mlmd import summary
 from pipelines.paths import Paths
 
 
@@ -120,6 +119,12 @@ def test_pipeline_has_the_components_in_order(tmp_path):
   trainer = next(c for c in pipeline.components if c.id == 'Trainer')
   pusher = next(c for c in pipeline.components if c.id == 'Pusher')
   assert 'code' in trainer.exec_properties['custom_config']
+  # The module files are imported where they are: no wheel to build or pip-install per run,
+  # and TFX's switch is not left set for the rest of the process.
+  for component in (transform, trainer):
+    assert component.exec_properties['module_file'] == spec.module_file
+    assert component._pip_dependencies == []  # pylint: disable=protected-access
+  assert 'UNSUPPORTED_DO_NOT_PACKAGE_USER_MODULES' not in os.environ
   # A push needs both blessings: the Evaluator's and TF Serving's loader's (InfraValidator).
   infra = next(c for c in pipeline.components if c.id == 'InfraValidator')
   assert type(infra).__name__ == 'ServingInfraValidator'

@@ -79,9 +79,10 @@ def node_states(metadata_path: str) -> Dict[str, str]:
 # docs/testing.md): `make test` hands whole files to its two processes in this order
 # (--no-loadscope-reorder), so that the long ones start first and neither process is left
 # with one at the end while the other idles. Files not named here follow, as collected.
-LONGEST_FIRST = ('test_e2e_csv.py', 'test_drift.py', 'test_e2e_mnist.py', 'test_e2e_words.py',
-                 'test_bad_input.py', 'test_e2e_tuner.py', 'test_e2e_cnn.py',
-                 'test_versions.py', 'test_interruptions.py', 'test_score.py')
+LONGEST_FIRST = ('test_drift.py', 'test_e2e_mnist.py', 'test_e2e_csv.py', 'test_e2e_cnn.py',
+                 'test_e2e_words.py', 'test_bad_input.py', 'test_e2e_tuner.py',
+                 'test_e2e_tabular.py', 'test_versions.py', 'test_interruptions.py',
+                 'test_score.py')
 
 
 def pytest_collection_modifyitems(config, items):

@@ -78,3 +78,32 @@ def every_signature(session: ServingSession, loaded,
   assert set(loaded.signatures) == set(inputs), sorted(loaded.signatures)
   return {signature: both(session, loaded, signature, atol, **values)
           for signature, values in inputs.items()}
+
+
+# data/animals.csv's rows: every classifier (and dnn) push must name each one's species.
+ANIMALS = [(0, 0, b'other'), (1, 0, b'mammal'), (1, 1, b'bird'),
+           (0, 0, b'other'), (0, 0, b'other'), (0, 1, b'bird')]
+
+
+def check_animals_served(version_dir: str) -> None:
+  """Every signature, called through TF Serving's loader as TF Serving calls it (and answering
+  as tf.saved_model.load does), names every seed row's species."""
+  rows = [{'fur': [f], 'wings': [w], 'species': [s]} for f, w, s in ANIMALS]
+  expected = [species for _, _, species in ANIMALS]
+  with ServingSession(version_dir) as session:
+    answers = every_signature(session, tf.saved_model.load(version_dir), {
+        'serving_default': {'examples': serialized_examples(rows, ['fur', 'wings'])},
+        'serving_raw': {'fur': np.array([f for f, _, _ in ANIMALS], np.float32),
+                        'wings': np.array([w for _, w, _ in ANIMALS], np.float32)},
+        'transform_features': {'examples': serialized_examples(rows)},
+    }, atol=1e-5)
+  by_example, raw = answers['serving_default'], answers['serving_raw']
+  assert list(by_example['classes']) == expected
+  probabilities = by_example['probabilities']
+  np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+  assert (probabilities.max(axis=1) > 0.5).all()
+  assert list(raw['classes']) == expected
+  np.testing.assert_allclose(raw['probabilities'], probabilities, rtol=1e-5)
+  # TFMA reads the label through transform_features: the vocabulary ids the model predicts.
+  np.testing.assert_array_equal(
+      answers['transform_features']['species_xf'].reshape(-1), by_example['class_ids'])

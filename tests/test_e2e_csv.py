@@ -15,44 +15,14 @@ import re
 import subprocess
 import sys
 
-import numpy as np
 import pytest
-import tensorflow as tf
 
-from components.infra_validator.session_loader import ServingSession
-from conftest import (node_states, run_tfzoo, serving_snapshot, start_tfzoo, tfzoo_env,
-                      versions)
-from serving_helpers import every_signature, serialized_examples
+from conftest import node_states, run_tfzoo, serving_snapshot, tfzoo_env, versions
+from serving_helpers import check_animals_served
 
-ANIMALS = [(0, 0, b'other'), (1, 0, b'mammal'), (1, 1, b'bird'),
-           (0, 0, b'other'), (0, 0, b'other'), (0, 1, b'bird')]
 UPSTREAM = ['CsvExampleGen', 'ImportSchemaGen', 'StatisticsGen', 'ExampleValidator',
             'DriftValidator']
 COMPONENTS = UPSTREAM + ['Transform', 'Trainer', 'Evaluator', 'InfraValidator', 'Pusher']
-
-
-def check_animals_served(version_dir: str) -> None:
-  """Every signature, called through TF Serving's loader as TF Serving calls it (and answering
-  as tf.saved_model.load does), names every seed row's species."""
-  rows = [{'fur': [f], 'wings': [w], 'species': [s]} for f, w, s in ANIMALS]
-  expected = [species for _, _, species in ANIMALS]
-  with ServingSession(version_dir) as session:
-    answers = every_signature(session, tf.saved_model.load(version_dir), {
-        'serving_default': {'examples': serialized_examples(rows, ['fur', 'wings'])},
-        'serving_raw': {'fur': np.array([f for f, _, _ in ANIMALS], np.float32),
-                        'wings': np.array([w for _, w, _ in ANIMALS], np.float32)},
-        'transform_features': {'examples': serialized_examples(rows)},
-    }, atol=1e-5)
-  by_example, raw = answers['serving_default'], answers['serving_raw']
-  assert list(by_example['classes']) == expected
-  probabilities = by_example['probabilities']
-  np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
-  assert (probabilities.max(axis=1) > 0.5).all()
-  assert list(raw['classes']) == expected
-  np.testing.assert_allclose(raw['probabilities'], probabilities, rtol=1e-5)
-  # TFMA reads the label through transform_features: the vocabulary ids the model predicts.
-  np.testing.assert_array_equal(
-      answers['transform_features']['species_xf'].reshape(-1), by_example['class_ids'])
 
 
 @contextlib.contextmanager
@@ -271,35 +241,6 @@ def test_an_unservable_export_is_not_pushed_and_the_reason_is_one_line(project, 
   assert '  sparse_categorical_accuracy = 1, threshold >= 1, change vs blessed baseline ' in why[1]
 
 
-def test_two_pipelines_at_once_dnn_and_linear(project, tmp_path):
-  """Two different pipelines started together on one work directory both complete: each has
-  its own ML Metadata store and serving folder."""
-  home = str(tmp_path)
-  processes = {model: start_tfzoo(project, home, 'run', model) for model in ('dnn', 'linear')}
-  outputs = {model: p.communicate(timeout=900) for model, p in processes.items()}
-  for model, process in processes.items():
-    assert process.returncode == 0, outputs[model]
-
-  _, serving = _paths(home, 'dnn')
-  [version] = versions(serving)
-  check_animals_served(os.path.join(serving, version))
-
-  stdout = outputs['linear'][0]
-  assert re.search(r'metric mean_squared_error = \S+ +\(gate: <= 0.001\) passed', stdout)
-  _, serving = _paths(home, 'linear')
-  [version] = versions(serving)
-  version_dir = os.path.join(serving, version)
-  with ServingSession(version_dir) as session:
-    answers = every_signature(session, tf.saved_model.load(version_dir), {
-        'serving_default': {'examples': serialized_examples([{'x': [5.0]}, {'x': [2.5]}])},
-        'serving_raw': {'x': np.array([5.0, 2.5], np.float32)},
-        'transform_features': {'examples': serialized_examples([{'x': [5.0], 'y': [5.0]}])},
-    }, atol=1e-5)
-  np.testing.assert_allclose(answers['serving_raw']['y'], [5.0, 2.5], atol=0.05)
-  np.testing.assert_allclose(answers['serving_default']['y'], [5.0, 2.5], atol=0.05)
-  assert answers['transform_features']['y_xf'].reshape(-1).tolist() == [5.0]
-
-
 def test_report_of_every_run_in_a_browser(project, home, tmp_path):
   """A run stopped by bad data is added; then `tfzoo report` from a fresh process, its pages
   opened in chromium, and the figures on them compared with what TFX's own readers say."""
@@ -384,23 +325,3 @@ def test_inspection_commands_answer_without_tensorflow(project, home):
           for m in re.finditer(r'TOOK (\S+) ([\d.]+)', result.stderr)}
   assert set(took) == {'runs', 'lineage', 'why-not-blessed', 'versions', 'report'}
   assert max(took.values()) < 1.0, took
-
-
-def test_a_model_that_fails_one_class_is_not_blessed(project, tmp_path):
-  """15 steps learn the average, not every species: overall 0.667 passes a lowered gate of
-  0.5, but the per-class gate (every species right) refuses it, naming the classes."""
-  home = str(tmp_path)
-  result = run_tfzoo(project, home, 'run', 'classifier', '--train-steps', '15',
-                     '--gate', 'sparse_categorical_accuracy=0.5')
-  assert result.returncode == 3, result.stdout + result.stderr
-  assert re.search(r'metric sparse_categorical_accuracy = 0\.666667 .*passed', result.stdout)
-  [error] = [line for line in result.stderr.splitlines() if line.startswith('tfzoo:')]
-  assert error == ('tfzoo: classifier was not blessed (sparse_categorical_accuracy per class = 0 '
-                   'fails >= 1 for every species; below it: species=bird (0.5), species=mammal '
-                   '(0)); nothing was pushed'), error
-  assert not os.path.exists(os.path.join(home, 'serving', 'classifier'))
-  why = _tfzoo_lines(project, home, 'why-not-blessed', 'classifier')
-  assert '  sparse_categorical_accuracy = 0.666667, threshold >= 0.5: passed' in why, why
-  assert any(line.startswith('  sparse_categorical_accuracy per class = 0, threshold >= 1 for '
-                             'every species; below it: species=bird (0.5), species=mammal (0): '
-                             'FAILED') for line in why), why

@@ -5,10 +5,12 @@ Rows are dicts {feature: [values]}, as the tests read CSVs and MNIST examples.
 """
 from __future__ import annotations
 
+import os
 from typing import Dict, Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
 
 from components.infra_validator.session_loader import ServingSession
 
@@ -107,3 +109,15 @@ def check_animals_served(version_dir: str) -> None:
   # TFMA reads the label through transform_features: the vocabulary ids the model predicts.
   np.testing.assert_array_equal(
       answers['transform_features']['species_xf'].reshape(-1), by_example['class_ids'])
+
+
+def saved_keras_objects(export_dir: str) -> list:
+  """The Keras objects an export stores (the object graph's tf_keras identifiers): none, since
+  a Keras object saved as one makes tf.saved_model.save trace signatures nobody serves
+  (models/common/export.save)."""
+  saved = saved_model_pb2.SavedModel()
+  with open(os.path.join(export_dir, 'saved_model.pb'), 'rb') as f:
+    saved.ParseFromString(f.read())
+  return sorted(node.user_object.identifier for node in saved.meta_graphs[0].object_graph_def.nodes
+                if node.WhichOneof('kind') == 'user_object'
+                and 'keras' in node.user_object.identifier)

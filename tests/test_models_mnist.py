@@ -16,7 +16,8 @@ from model_helpers import (MNIST_MODELS, build, examples_split, module_of, read_
 from models.common import export, images
 from models.common.features import RAW_SIGNATURE, TRANSFORM_SIGNATURE, transformed_name
 from pipelines import factory, registry
-from serving_helpers import assert_same_answers, every_signature, serialized_examples
+from serving_helpers import (assert_same_answers, every_signature, saved_keras_objects,
+                             serialized_examples)
 
 
 @pytest.mark.parametrize('name', MNIST_MODELS)
@@ -45,6 +46,7 @@ def test_mnist_model_build_train_step_and_export(name, tmp_path, mnist_data):
   export.save_serving_model(model, tf_transform_output, config, export_dir,
                             raw_inputs=images.raw_image_inputs())
   loaded = tf.saved_model.load(export_dir)
+  assert saved_keras_objects(export_dir) == []  # no Keras object saved as one (export.save)
   expected = model(x, training=False).numpy()
   examples = serialized_examples(rows)
   pixels = (x[..., 0] * 255.0).numpy()
@@ -101,6 +103,7 @@ def test_autoencoder_trains_exports_and_evaluates(tmp_path, mnist_data):
   export_dir = str(tmp_path / 'export')
   module.export_model(model, tf_transform_output, export_dir)
   loaded = tf.saved_model.load(export_dir)
+  assert saved_keras_objects(export_dir) == []  # no Keras object saved as one (export.save)
   assert set(loaded.signatures) == {'serving_default', RAW_SIGNATURE, TRANSFORM_SIGNATURE}
   examples = serialized_examples(rows)
   with ServingSession(export_dir) as session:

@@ -18,7 +18,8 @@ from model_helpers import CSV_MODELS, batch, build, read_rows, transform_output,
 from models.common import export, tabular
 from models.common.features import RAW_SIGNATURE, TRANSFORM_SIGNATURE, transformed_name
 from pipelines import factory, registry
-from serving_helpers import assert_same_answers, every_signature, serialized_examples, through_python
+from serving_helpers import (assert_same_answers, every_signature, saved_keras_objects,
+                             serialized_examples, through_python)
 
 
 @pytest.mark.parametrize('name', CSV_MODELS)
@@ -38,6 +39,7 @@ def test_build_train_step_and_export(name, tmp_path):
   export_dir = str(tmp_path / 'export')
   export.save_serving_model(model, tf_transform_output, factory.module_config(spec), export_dir)
   loaded = tf.saved_model.load(export_dir)
+  assert saved_keras_objects(export_dir) == []  # no Keras object saved as one (export.save)
   assert set(loaded.signatures) == {'serving_default', RAW_SIGNATURE, TRANSFORM_SIGNATURE}
   raw_inputs = loaded.signatures[RAW_SIGNATURE].structured_input_signature[1]
   assert sorted(raw_inputs) == sorted(spec.features)

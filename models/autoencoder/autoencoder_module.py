@@ -65,17 +65,16 @@ def export_model(model: keras.Model, tf_transform_output: tft.TFTransformOutput,
         'error': tf.reduce_mean(tf.square(reconstruction - scaled), axis=[1, 2, 3]),
     }
 
-  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')])
   def serve_examples(examples):
     return reconstruct(tf.io.parse_example(examples, {images.IMAGE: raw_spec[images.IMAGE]}))
 
-  @tf.function(input_signature=[raw_images])
   def serve_raw(pixels):
     return reconstruct(to_raw(pixels))
 
   export.save(module, export_dir, {
-      'serving_default': serve_examples.get_concrete_function(),
-      RAW_SIGNATURE: serve_raw.get_concrete_function(),
+      'serving_default': export.serving_function(serve_examples,
+                                                 export.EXAMPLES).get_concrete_function(),
+      RAW_SIGNATURE: export.serving_function(serve_raw, raw_images).get_concrete_function(),
       TRANSFORM_SIGNATURE: export.transform_signature(module, raw_spec),
   })
 

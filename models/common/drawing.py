@@ -48,13 +48,12 @@ def export_generator(generator: keras.Model, export_dir: str, takes_digit: bool)
                      fn_output_signature=tf.float32)
 
   if takes_digit:
-    serve = tf.function(draw, input_signature=[noise_spec, digit_spec])
-    from_seed = tf.function(lambda seed, digit: draw(seeded_noise(seed), digit),
-                            input_signature=[seed_spec, digit_spec])
+    serve = export.serving_function(draw, noise_spec, digit_spec)
+    from_seed = export.serving_function(lambda seed, digit: draw(seeded_noise(seed), digit),
+                                        seed_spec, digit_spec)
   else:
-    serve = tf.function(lambda noise: draw(noise, None), input_signature=[noise_spec])
-    from_seed = tf.function(lambda seed: draw(seeded_noise(seed), None),
-                            input_signature=[seed_spec])
+    serve = export.serving_function(lambda noise: draw(noise, None), noise_spec)
+    from_seed = export.serving_function(lambda seed: draw(seeded_noise(seed), None), seed_spec)
   export.save(module, export_dir, {
       'serving_default': serve.get_concrete_function(),
       FROM_SEED_SIGNATURE: from_seed.get_concrete_function(),

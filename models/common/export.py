@@ -18,6 +18,8 @@ import tensorflow_transform as tft
 from models.common.features import RAW_SIGNATURE, TRANSFORM_SIGNATURE, transformed_name
 
 RawBuilder = Callable[..., Dict[str, tf.Tensor]]
+# The input of every signature that takes serialized tf.Examples.
+EXAMPLES = tf.TensorSpec([None], tf.string, name='examples')
 
 
 def tabular_raw_inputs(raw_spec: Mapping[str, tf.io.FixedLenFeature],
@@ -41,13 +43,20 @@ def tabular_raw_inputs(raw_spec: Mapping[str, tf.io.FixedLenFeature],
   return specs, to_raw
 
 
+def serving_function(fn: Callable, *input_signature: tf.TensorSpec):
+  """A signature's function, traced without autograph: its code is TF ops and Python decided
+  at trace time. With autograph, tracing rewrote the source of every function it reached,
+  tf_keras's call machinery under Transform's layer included: about 5 of an export's 5.4 s
+  (the classifier; see save() for the other half of that fix)."""
+  return tf.function(fn, input_signature=list(input_signature), autograph=False)
+
+
 def transform_signature(module: tf.Module, raw_spec: Mapping[str, tf.io.FixedLenFeature]):
   """transform_features: serialized tf.Example -> Transform's outputs (TFMA reads labels
   here). `module.tft_layer` is Transform's layer, tracked by the exported module."""
-  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')])
   def transform_features(examples):
     return module.tft_layer(tf.io.parse_example(examples, raw_spec))
-  return transform_features.get_concrete_function()
+  return serving_function(transform_features, EXAMPLES).get_concrete_function()
 
 
 def save(module: tf.Module, export_dir: str, signatures: Mapping[str, object]) -> None:
@@ -59,11 +68,21 @@ def save(module: tf.Module, export_dir: str, signatures: Mapping[str, object]) -
   variable's own tf.Variable on the module makes the functions' variables the saved ones; the
   Keras objects themselves are then dropped (the signatures are traced already), or every
   weight would be stored twice.
+
+  Transform's layer is a tf_keras Model: saved as one, tf_keras traces a default signature
+  for it, with autograph, that no server reads (the same 5 s as above, paid here instead).
+  The module keeps what the layer tracks for the functions, the loaded transform graph with
+  its tables and vocabulary assets, and drops the layer.
   """
   layers = {k: v for k, v in vars(module).items() if isinstance(v, keras.layers.Layer)}
   module.serving_variables = [v.value for layer in layers.values() for v in layer.variables]
   for name in layers:
     delattr(module, name)
+  tft_layer = vars(module).get('tft_layer')
+  if tft_layer is not None:
+    # TFT's layer tracks its loader's objects under this name (tensorflow_transform 1.16).
+    module.transform_graph = tft_layer._saved_model_loader_tracked_dict  # pylint: disable=protected-access
+    del module.tft_layer
   tf.saved_model.save(module, export_dir, signatures=dict(signatures))
 
 
@@ -105,14 +124,13 @@ def save_serving_model(model, tf_transform_output: tft.TFTransformOutput,
       result.update(extra_outputs(raw, result))
     return result
 
-  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')])
   def serve_examples(examples):
     return predict(tf.io.parse_example(examples, serving_spec))
 
-  serve_raw = tf.function(lambda *tensors: predict(to_raw(*tensors)), input_signature=raw_specs)
+  serve_raw = serving_function(lambda *tensors: predict(to_raw(*tensors)), *raw_specs)
 
   save(module, export_dir, {
-      'serving_default': serve_examples.get_concrete_function(),
+      'serving_default': serving_function(serve_examples, EXAMPLES).get_concrete_function(),
       RAW_SIGNATURE: serve_raw.get_concrete_function(),
       TRANSFORM_SIGNATURE: transform_signature(module, raw_spec),
   })

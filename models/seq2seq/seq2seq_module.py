@@ -122,17 +122,14 @@ def export_model(model: keras.Model, tf_transform_output: tft.TFTransformOutput,
     source_ids = module.tft_layer({SOURCE: tf.reshape(words, [-1, 1])})[transformed_name(SOURCE)]
     return {'translation': ids_to_words(greedy_decode(module.model, source_ids), chars)}
 
-  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')])
   def serve_examples(examples):
     return translate(tf.io.parse_example(examples, {SOURCE: raw_spec[SOURCE]})[SOURCE])
 
-  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=SOURCE)])
-  def serve_raw(words):
-    return translate(words)
-
   export.save(module, export_dir, {
-      'serving_default': serve_examples.get_concrete_function(),
-      RAW_SIGNATURE: serve_raw.get_concrete_function(),
+      'serving_default': export.serving_function(serve_examples,
+                                                 export.EXAMPLES).get_concrete_function(),
+      RAW_SIGNATURE: export.serving_function(
+          translate, tf.TensorSpec([None], tf.string, name=SOURCE)).get_concrete_function(),
       TRANSFORM_SIGNATURE: export.transform_signature(module, raw_spec),
   })
 

@@ -53,7 +53,7 @@ def serving_function(fn: Callable, *input_signature: tf.TensorSpec):
 
 def transform_signature(module: tf.Module, raw_spec: Mapping[str, tf.io.FixedLenFeature]):
   """transform_features: serialized tf.Example -> Transform's outputs (TFMA reads labels
-  here). `module.tft_layer` is Transform's layer, tracked by the exported module."""
+  here). `module.tft_layer` is Transform's layer; save() keeps what it tracks."""
   def transform_features(examples):
     return module.tft_layer(tf.io.parse_example(examples, raw_spec))
   return serving_function(transform_features, EXAMPLES).get_concrete_function()

@@ -45,6 +45,15 @@ def run_tfzoo(project: str, home: str, *args: str, timeout: int = 900, **env_var
                         timeout=timeout)
 
 
+def tfzoo_lines(project: str, home: str, *args: str) -> List[str]:
+  """The output lines of `tfzoo ARGS`, which must succeed with nothing on stderr (no import
+  chatter on the terminal)."""
+  result = run_tfzoo(project, home, *args)
+  assert result.returncode == 0, result.stdout + result.stderr
+  assert not result.stderr.strip(), result.stderr
+  return result.stdout.splitlines()
+
+
 def start_tfzoo(project: str, home: str, *args: str, quiet: bool = False,
                 **env_vars: str) -> subprocess.Popen:
   """The same, started in its own process session: output in pipes (text), or discarded."""

@@ -17,7 +17,8 @@ import sys
 
 import pytest
 
-from conftest import node_states, run_tfzoo, serving_snapshot, tfzoo_env, versions
+from conftest import (node_states, run_tfzoo, serving_snapshot, tfzoo_env, tfzoo_lines,
+                      versions)
 from serving_helpers import check_animals_served
 
 UPSTREAM = ['CsvExampleGen', 'ImportSchemaGen', 'StatisticsGen', 'ExampleValidator',
@@ -113,15 +114,8 @@ def test_model_code_change_retrains_and_pushes_a_new_version(project, home):
   check_animals_served(os.path.join(serving, versions(serving)[-1]))
 
 
-def _tfzoo_lines(project, home, *args):
-  result = run_tfzoo(project, home, *args)
-  assert result.returncode == 0, result.stdout + result.stderr
-  assert not result.stderr.strip(), result.stderr  # no import chatter on the terminal
-  return result.stdout.splitlines()
-
-
 def test_runs_lists_the_four_runs_from_ml_metadata(project, home):
-  lines = _tfzoo_lines(project, home, 'runs', 'classifier')
+  lines = tfzoo_lines(project, home, 'runs', 'classifier')
   heads = [line for line in lines if line.startswith('classifier  run ')]
   _, serving = _paths(home, 'classifier')
   first, last = (os.path.join(serving, v) for v in versions(serving))
@@ -141,7 +135,7 @@ def test_runs_lists_the_four_runs_from_ml_metadata(project, home):
 
 
 def test_why_not_blessed_names_the_metric_threshold_and_value(project, home):
-  lines = _tfzoo_lines(project, home, 'why-not-blessed', 'classifier')
+  lines = tfzoo_lines(project, home, 'why-not-blessed', 'classifier')
   assert lines[0].startswith('classifier run ') and lines[0].endswith(': not blessed')
   # (No change threshold here: the only blessed model was the candidate itself.)
   assert lines[1] == '  sparse_categorical_accuracy = 1, threshold >= 1.01: FAILED'
@@ -150,7 +144,7 @@ def test_why_not_blessed_names_the_metric_threshold_and_value(project, home):
 def test_lineage_of_the_latest_and_of_the_first_push(project, home):
   _, serving = _paths(home, 'classifier')
   first, last = (os.path.join(serving, v) for v in versions(serving))
-  lines = _tfzoo_lines(project, home, 'lineage', 'classifier')
+  lines = tfzoo_lines(project, home, 'lineage', 'classifier')
   text = '\n'.join(lines)
   assert lines[0] == last
   data_dir = os.path.join(project, 'data')
@@ -168,23 +162,23 @@ def test_lineage_of_the_latest_and_of_the_first_push(project, home):
                    text), text
   for uri in re.findall(r'#\d+ (\S+)', text):
     assert os.path.exists(uri), uri
-  first_lines = _tfzoo_lines(project, home, 'lineage', first)
+  first_lines = tfzoo_lines(project, home, 'lineage', first)
   assert first_lines[0] == first and 'made by run' not in '\n'.join(first_lines)
 
 
 def test_predict_locally_through_both_signatures(project, home):
   for signature in ('examples', 'raw'):
-    lines = _tfzoo_lines(project, home, 'predict', 'classifier', 'fur=1,wings=0', '--local',
+    lines = tfzoo_lines(project, home, 'predict', 'classifier', 'fur=1,wings=0', '--local',
                          '--signature', signature)
     assert re.fullmatch(r'classifier \[serving_\w+ @ \S+\]: mammal \(probability 0\.\d{3}\)',
                         lines[-1]), lines
 
 
 def test_tensorboard_points_at_the_training_logs(project, home):
-  [line] = _tfzoo_lines(project, home, 'tensorboard', 'classifier', '--dry-run')
+  [line] = tfzoo_lines(project, home, 'tensorboard', 'classifier', '--dry-run')
   logdir = line.split('--logdir ', 1)[1].split(' --port')[0]
   assert glob.glob(os.path.join(logdir, 'train', 'events.out.tfevents.*'))
-  [line] = _tfzoo_lines(project, home, 'tensorboard', 'classifier', '--all', '--dry-run')
+  [line] = tfzoo_lines(project, home, 'tensorboard', 'classifier', '--all', '--dry-run')
   assert line.count(':' + os.path.join(home, 'pipelines', 'classifier', 'Trainer')) == 2
 
 
@@ -229,10 +223,10 @@ def test_an_unservable_export_is_not_pushed_and_the_reason_is_one_line(project, 
                       r"softmax/(kernel|bias)\. [^\n]*; nothing was pushed", error), error
   assert serving_snapshot(serving) == before
   # The record says so too: `runs` and `why-not-blessed` read the InfraBlessing.
-  runs = _tfzoo_lines(project, home, 'runs', 'classifier')
+  runs = tfzoo_lines(project, home, 'runs', 'classifier')
   assert [l for l in runs if l.startswith('classifier  run ')][-1].endswith(
       'not servable by TF Serving')
-  why = _tfzoo_lines(project, home, 'why-not-blessed', 'classifier')
+  why = tfzoo_lines(project, home, 'why-not-blessed', 'classifier')
   assert why[0].endswith(': not servable by TF Serving'), why
   [served] = [line for line in why if 'served by TF Serving' in line]
   assert re.fullmatch(r"  served by TF Serving: NO, serving_default: FAILED_PRECONDITION: Could "

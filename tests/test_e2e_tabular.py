@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from components.infra_validator.session_loader import ServingSession
-from conftest import run_tfzoo, start_tfzoo, versions
+from conftest import run_tfzoo, start_tfzoo, tfzoo_lines, versions
 from serving_helpers import check_animals_served, every_signature, serialized_examples
 
 
@@ -57,9 +57,7 @@ def test_a_model_that_fails_one_class_is_not_blessed(project, tmp_path):
                    'fails >= 1 for every species; below it: species=bird (0.5), species=mammal '
                    '(0)); nothing was pushed'), error
   assert not os.path.exists(os.path.join(home, 'serving', 'classifier'))
-  result = run_tfzoo(project, home, 'why-not-blessed', 'classifier')
-  assert result.returncode == 0, result.stdout + result.stderr
-  why = result.stdout.splitlines()
+  why = tfzoo_lines(project, home, 'why-not-blessed', 'classifier')
   assert '  sparse_categorical_accuracy = 0.666667, threshold >= 0.5: passed' in why, why
   assert any(line.startswith('  sparse_categorical_accuracy per class = 0, threshold >= 1 for '
                              'every species; below it: species=bird (0.5), species=mammal (0): '

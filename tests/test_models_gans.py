@@ -15,7 +15,7 @@ from model_helpers import build, module_of, read_mnist_rows, transform_output
 from models.common import drawing, images, judging
 from models.common.features import NOISE_SIZE, transformed_name
 from pipelines import registry
-from serving_helpers import every_signature, serialized_examples
+from serving_helpers import every_signature, saved_keras_objects, serialized_examples
 
 
 class _LinearJudge:
@@ -85,6 +85,7 @@ def test_gan_trains_exports_and_is_judged(name, tmp_path, mnist_data):
   export_dir = str(tmp_path / 'export')
   drawing.export_generator(gan.averaged, export_dir, takes_digit=conditional)
   loaded = tf.saved_model.load(export_dir)
+  assert saved_keras_objects(export_dir) == []  # no Keras object saved as one (export.save)
   assert set(loaded.signatures) == {'serving_default', 'from_seed'}
   noise = judging.evaluation_noise(6)
   digits = np.array([0, 1, 2, 7, 8, 9])

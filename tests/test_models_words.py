@@ -13,7 +13,8 @@ from components.infra_validator.session_loader import ServingSession
 from model_helpers import build, module_of, read_rows, transform_output, transform_rows
 from models.common.features import RAW_SIGNATURE, TRANSFORM_SIGNATURE, transformed_name
 from pipelines import factory, registry
-from serving_helpers import assert_same_answers, both, every_signature, serialized_examples
+from serving_helpers import (assert_same_answers, both, every_signature,
+                             saved_keras_objects, serialized_examples)
 
 
 WORD_MODELS = ['autocomplete', 'seq2seq']
@@ -50,6 +51,7 @@ def test_word_model_learns_the_seeds_words_and_exports(name, tmp_path):
   else:
     module.export_model(model, tf_transform_output, export_dir)
   loaded = tf.saved_model.load(export_dir)
+  assert saved_keras_objects(export_dir) == []  # no Keras object saved as one (export.save)
   assert set(loaded.signatures) == {'serving_default', RAW_SIGNATURE, TRANSFORM_SIGNATURE}
   source = spec.features[0]
   words = [r[source][0] for r in rows]

@@ -32,12 +32,12 @@ def _epochs(epochs: int, batch_size: int) -> int:
   return epochs * -(-MNIST_TRAIN_SIZE // batch_size)
 
 
-# --tune on MNIST (docs/pipeline.md): 8 trials, each 2 epochs over 10,000 training images
-# scored on the next 5,000; fast mode: 3 trials of 2 epochs over 1,000, scored on the next 500.
-_MNIST_TUNE = TuneMode(trials=8, train_steps=2 * 10_000 // MNIST_BATCH,
-                       train_examples=10_000, validation_examples=5_000)
-_MNIST_FAST_TUNE = TuneMode(trials=3, train_steps=2 * 1_000 // MNIST_BATCH,
-                            train_examples=1_000, validation_examples=500)
+def _mnist_tune(batch_size: int, fast: bool) -> TuneMode:
+  """--tune on MNIST (docs/pipeline.md): 8 trials, each 2 epochs over 10,000 training images
+  scored on the next 5,000; fast mode: 3 trials of 2 epochs over 1,000, scored on the next 500."""
+  examples = 1_000 if fast else 10_000
+  return TuneMode(trials=3 if fast else 8, train_steps=2 * examples // batch_size,
+                  train_examples=examples, validation_examples=examples // 2)
 
 
 def _mnist(name: str, description: str, accuracy: float, per_digit: float, epochs: int,
@@ -46,18 +46,19 @@ def _mnist(name: str, description: str, accuracy: float, per_digit: float, epoch
   images, and every digit on its own at `per_digit` (docs/pipeline.md: the bounds against the
   measured per-digit accuracies). A retrain may be up to 0.2 points below the last blessed
   model (run-to-run noise of a code change) and still be pushed. Fast mode: 2,000 / 1,000
-  images, 200 steps (10 epochs: fewer left the cosine decay too short, docs/models.md), gate
-  0.8, every digit 0.5."""
+  images, 10 epochs (200 steps at the seed's batch of 100: fewer left the cosine decay too
+  short, docs/models.md), gate 0.8, every digit 0.5."""
   return ModelSpec(
       name=name, description=description,
       source=TfdsSource(dataset='mnist:3.0.1', schema='schemas/mnist/schema.pbtxt'),
       task='classification', features=('image',), label='label',
       gates=(_accuracy(accuracy, max_regression=0.002, per_class=per_digit),),
       train_steps=_epochs(epochs, batch_size), batch_size=batch_size, materialize=False,
-      label_via_transform=False, tune=_MNIST_TUNE if tunable else None,
-      fast=FastMode(train_split='train[:2000]', eval_split='test[:1000]', train_steps=200,
+      label_via_transform=False, tune=_mnist_tune(batch_size, fast=False) if tunable else None,
+      fast=FastMode(train_split='train[:2000]', eval_split='test[:1000]',
+                    train_steps=10 * 2_000 // batch_size,
                     gates=(_accuracy(0.8, max_regression=1.0, per_class=0.5),),
-                    tune=_MNIST_FAST_TUNE if tunable else None))
+                    tune=_mnist_tune(batch_size, fast=True) if tunable else None))
 
 
 def _mse(bound: float, max_regression: float) -> Gate:
@@ -134,7 +135,7 @@ REGISTRY: Dict[str, ModelSpec] = {
         _mnist('mlp_dropout', 'MNIST MLP with dropout (keep 0.8)', 0.98, 0.96, epochs=15),
         _mnist('mlp_bn', 'MNIST MLP with batch normalization', 0.98, 0.96, epochs=15),
         _mnist('cnn', 'MNIST CNN conv32-pool-conv64-pool-dense256-dropout', 0.99, 0.98,
-               epochs=8, tunable=True),
+               epochs=4, batch_size=250, tunable=True),
         _mnist('rnn', 'MNIST rows as 28 steps, RNN cell 128', 0.97, 0.95, epochs=10,
                batch_size=128),
         ModelSpec(

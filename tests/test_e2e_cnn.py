@@ -15,6 +15,8 @@ import pytest
 import tensorflow as tf
 
 from components.infra_validator.session_loader import ServingSession
+from models.common import training
+from pipelines.mlmd import metadata, summary
 from conftest import node_states, run_tfzoo, versions
 from mnist_helpers import COMPONENTS, mnist_digits
 from score_helpers import histogram, lineage, predictions_csv, read_csv, refused
@@ -69,6 +71,12 @@ def test_cnn_fast_pipeline_from_tfds_to_serving(project, cnn_run, tfds_data_dir,
            if 'picture: ' in line]
   assert png.startswith(picture) and png.endswith('pictures/predictions.png')
   assert tf.io.decode_png(tf.io.read_file(png)).shape[1] > 500
+  # The ModelRun records the precision this machine's CPU chose (models/common/training.py).
+  run = summary.latest_run(metadata.sqlite_config(os.path.join(home, 'metadata',
+                                                               'cnn_fast.sqlite')))
+  [model_run] = run.component('Trainer').outputs['model_run']
+  assert (model_run.custom_properties['precision'].string_value
+          == training.training_precision())
 
   # The client, as `make predict MODEL=cnn_fast INPUT=digit.png ARGS=--local` runs it, on a
   # test digit saved as an ordinary PNG file: same answer as the signature called directly.

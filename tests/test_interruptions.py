@@ -82,9 +82,9 @@ def test_run_killed_during_trainer_resumes_from_its_last_epoch(project, tmp_path
   run = summary.latest_run(mlmd_metadata.sqlite_config(metadata))
   [model_run] = run.component('Trainer').outputs['model_run']
   properties = {k: v.int_value for k, v in model_run.custom_properties.items()}
-  # 200 steps as 10 epochs of 20; the killed run had finished `checkpointed` epochs or more
+  # 80 steps (batches of 250) as 10 epochs of 8; the killed run had finished `checkpointed` epochs or more
   # (it may have written one more between the check and the kill).
-  assert (steps, epochs, per_epoch) == (200, 10, 20)
+  assert (steps, epochs, per_epoch) == (80, 10, 8)
   assert properties['epochs'] == epochs and properties['steps_per_epoch'] == per_epoch
   resumed = properties['resumed_from_epoch']
   assert checkpointed <= resumed < epochs
@@ -162,7 +162,8 @@ def test_fit_resumes_the_same_training_only(tmp_path):
   training.fit(model, fn_args, _toy_data(), None)
   assert int(model.optimizer.iterations) == 12  # the restored 4 and the 8 left
   assert record(fn_args) == {keys.EPOCHS: 6, keys.STEPS_PER_EPOCH: 2,
-                             keys.RESUMED_FROM_EPOCH: 2, keys.STEPS_TRAINED: 8}
+                             keys.RESUMED_FROM_EPOCH: 2, keys.STEPS_TRAINED: 8,
+                             keys.PRECISION: 'float32'}
   assert os.listdir(root) == []
 
   with pytest.raises(RuntimeError, match='crash'):

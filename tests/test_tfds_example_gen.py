@@ -70,6 +70,14 @@ def test_executor_on_real_mnist(tmp_path, tfds_data_dir, mnist_manual_dir):
       data_dir=tfds_data_dir, manual_dir=mnist_manual_dir))
   assert count_records(os.path.join(examples.uri, 'Split-train', '*')) == 300
   assert count_records(os.path.join(examples.uri, 'Split-eval', '*')) == 200
+  # TFDS's examples exactly, each once (TFX's WriteSplit reshuffles their order).
+  def contents(records):
+    return sorted((f['image'].bytes_list.value[0], f['label'].int64_list.value[0])
+                  for f in (tf.train.Example.FromString(r).features.feature for r in records))
+  written = tf.data.TFRecordDataset(glob.glob(os.path.join(examples.uri, 'Split-eval', '*')),
+                                    compression_type='GZIP').as_numpy_iterator()
+  assert contents(written) == contents(executor.read_split('mnist:3.0.1', tfds_data_dir,
+                                                           'test[:200]'))
   # The real test split: its label histogram is the published one of the t10k files.
   labels = collections.Counter()
   for record in executor.read_split('mnist:3.0.1', tfds_data_dir, 'test'):

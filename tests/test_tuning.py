@@ -34,7 +34,7 @@ def test_tunable_models_are_the_modules_with_a_tuner_fn():
   assert tunable == {name for name, spec in registry.REGISTRY.items() if _defines_tuner_fn(spec)}
   assert {'dnn', 'mlp', 'cnn', 'autocomplete'} <= tunable
   assert cnn_module.SPACE['units'][0] == 256 and cnn_module.SPACE['dropout'][0] == 0.3
-  assert cnn_module.SPACE['learning_rate'][0] == 1e-3
+  assert cnn_module.SPACE['learning_rate'][0] == 3e-3
   assert tuning.value({}, cnn_module.SPACE, 'units') == 256
   assert tuning.value({tuning.HYPERPARAMETERS: {'units': 512}}, cnn_module.SPACE, 'units') == 512
   fast = registry.fast_spec(registry.get_spec('cnn')).tune

@@ -17,7 +17,8 @@ from components.resumable_trainer import keys
 
 
 class Executor(trainer_executor.GenericExecutor):
-  """Runs run_fn as TFX does; copies RECORD_FILE's counts to the ModelRun's properties."""
+  """Runs run_fn as TFX does; copies RECORD_FILE's counts and precision to the ModelRun's
+  properties."""
 
   def Do(self, input_dict: Dict[str, List[types.Artifact]],
          output_dict: Dict[str, List[types.Artifact]],
@@ -40,3 +41,5 @@ class Executor(trainer_executor.GenericExecutor):
       record = json.loads(f.read())
     for name in keys.INT_PROPERTIES:
       model_run.set_int_custom_property(name, int(record[name]))
+    if keys.PRECISION in record:
+      model_run.set_string_custom_property(keys.PRECISION, record[keys.PRECISION])

@@ -80,6 +80,9 @@ def dataset(fn_args: FnArgs, files, tf_transform_output: tft.TFTransformOutput,
       tf_transform_output.raw_metadata.schema)
   tft_layer = tf_transform_output.transform_features_layer()
 
+  # Not converted by autograph: Transform's layer is tf_keras code, whose conversion took 4 s
+  # per dataset (docs/benchmarks.md); it has no Python control flow on tensors.
+  @tf.autograph.experimental.do_not_convert
   def transform(features):
     transformed = tft_layer(features)
     return ({transformed_name(IMAGE): transformed[transformed_name(IMAGE)]},
@@ -98,17 +101,27 @@ def image_input() -> keras.KerasTensor:
   return keras.Input(shape=(SIDE, SIDE, 1), name=transformed_name(IMAGE))
 
 
-def train_and_export(fn_args: FnArgs, build_model: BuildModel, seed: int) -> keras.Model:
+def train_and_export(fn_args: FnArgs, build_model: BuildModel, seed: int,
+                     bfloat16: bool = False) -> keras.Model:
   """Builds, trains for fn_args.train_steps in batches of the spec's batch size, exports to
-  fn_args.serving_model_dir and draws the seed's picture with the export."""
+  fn_args.serving_model_dir and draws the seed's picture with the export. Returns the model
+  exported (float32).
+
+  `bfloat16`: the model may train in mixed bfloat16 where the CPU has it natively
+  (training.training_precision; measured per model, docs/benchmarks.md); it is exported as a
+  float32 copy, so the Evaluator gates, and TF Serving serves, float32 arithmetic.
+  """
   training.seed_everything(seed)
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
   config = tuning.trainer_config(fn_args)
-  model = build_model(tf_transform_output, config, fn_args.train_steps)
+  precision = training.training_precision() if bfloat16 else training.FLOAT32
+  with training.dtype_policy(precision):
+    model = build_model(tf_transform_output, config, fn_args.train_steps)
   batch_size = config['batch_size']
   train = dataset(fn_args, fn_args.train_files, tf_transform_output, batch_size, seed, True)
   evaluation = dataset(fn_args, fn_args.eval_files, tf_transform_output, batch_size, seed, False)
-  training.fit(model, fn_args, train, evaluation)
+  training.fit(model, fn_args, train, evaluation, precision=precision)
+  model = training.float32_copy(model, lambda: build_model(tf_transform_output, config))
   export.save_serving_model(model, tf_transform_output, dict(config, class_names=CLASS_NAMES),
                             fn_args.serving_model_dir, raw_inputs=raw_image_inputs())
   write_prediction_picture(fn_args, title=model.name)

@@ -130,12 +130,13 @@ class EpochCheckpoints(keras.callbacks.Callback):
 
 
 def write_record(model_run_dir: str, epochs: int, steps_per_epoch: int,
-                 resumed_from_epoch: int) -> None:
+                 resumed_from_epoch: int, precision: str = 'float32') -> None:
   """What this execution trained, in its ModelRun folder (ResumableTrainer's executor records
   it in ML Metadata)."""
   record = {keys.EPOCHS: epochs, keys.STEPS_PER_EPOCH: steps_per_epoch,
             keys.RESUMED_FROM_EPOCH: resumed_from_epoch,
-            keys.STEPS_TRAINED: (epochs - resumed_from_epoch) * steps_per_epoch}
+            keys.STEPS_TRAINED: (epochs - resumed_from_epoch) * steps_per_epoch,
+            keys.PRECISION: precision}
   tf.io.gfile.makedirs(model_run_dir)
   with tf.io.gfile.GFile(os.path.join(model_run_dir, keys.RECORD_FILE), 'w') as f:
     f.write(json.dumps(record, indent=1))

@@ -125,7 +125,11 @@ def plain_keras(model: str, data_dir: Optional[str]) -> Dict[str, Any]:
     loaded = time.perf_counter()
     training.seed_everything(seed)  # keras seeds + deterministic ops, as the Trainer
     # The contract's builder; an MNIST network needs nothing from Transform or the config.
-    network = module.build_model(None, {}, train_steps=steps)
+    # In the precision the Trainer would choose on this machine (images.train_and_export).
+    precision = (training.training_precision() if getattr(module, 'BFLOAT16', False)
+                 else training.FLOAT32)
+    with training.dtype_policy(precision):
+      network = module.build_model(None, {}, train_steps=steps)
     data_note = f'{spec.source.dataset} {spec.source.train_split} / {spec.source.eval_split}'
   else:
     imported = time.perf_counter()
@@ -147,6 +151,7 @@ def plain_keras(model: str, data_dir: Optional[str]) -> Dict[str, Any]:
     # The network the module's build_model wraps, here without a Transform output to ask
     # for the class count (the plain script learns its vocabulary itself).
     network = module.network(*tabular.model_inputs(spec.features), n_classes)
+    precision = training.FLOAT32
     data_note = os.path.relpath(path, PROJECT_ROOT)
 
   count = len(y_train)
@@ -169,6 +174,7 @@ def plain_keras(model: str, data_dir: Optional[str]) -> Dict[str, Any]:
       'train_steps': steps,
       'batch_size': batch_size,
       'epochs': epochs,
+      'precision': precision,
       'metric': {'key': key, 'value': None if value is None else float(value)},
       'final_train_loss': float(history.history['loss'][-1]),
       'import_seconds': imported - started,

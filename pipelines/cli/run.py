@@ -9,6 +9,7 @@ import time
 from typing import List, Optional
 
 from components.drift_validator.errors import DataDriftError
+from components.resumable_trainer import keys as trainer_keys
 from components.strict_example_validator.errors import DataAnomaliesError
 from components.tfds_example_gen import TfdsExampleGenError, download
 from ml_metadata.proto import metadata_store_pb2
@@ -63,6 +64,10 @@ def run_command(args: argparse.Namespace) -> int:
     raise CliError(f'--tune: {spec.name} has no search space (its module defines no tuner_fn); '
                    f'tunable models: {", ".join(registry.tunable())}', EXIT_USAGE)
   beam_args(args)
+  precision = os.environ.get(trainer_keys.PRECISION_ENV)
+  if precision and precision not in trainer_keys.PRECISIONS:
+    raise CliError(f'{trainer_keys.PRECISION_ENV}={precision!r}: expected one of '
+                   f'{", ".join(trainer_keys.PRECISIONS)}', EXIT_USAGE)
   try:
     metadata.mysql_settings()
   except ValueError as e:

@@ -1,0 +1,110 @@
+"""The cnn's training levers as A/B rows (docs/benchmarks.md): the seed's network trained on
+MNIST in memory with one setting changed at a time, the 10,000 test images scored after every
+epoch, training seconds counted apart from the scoring.
+
+  python pipelines/bench/levers.py --data-dir DIR --output rows.json ROW [ROW ...]
+
+A ROW is `name:setting=value,...` over the settings below; unnamed ones keep the defaults,
+which are the seed's recipe (N(0, 0.01) weights, float32, batch 100, Adam 1e-3 along a cosine
+to zero, 8 epochs). What cnn trains with now is
+`pipeline:init=he_normal,batch=250,lr=3e-3,warmup=0.2,epochs=4,precision=auto`. Like
+reference.py it imports nothing of tfzoo, so a row measures the lever alone; `precision=auto`
+chooses as the Trainer does (bfloat16 only on a CPU that has it, models/common/training.py).
+"""
+import argparse
+import json
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+DEFAULTS = {'precision': 'float32', 'batch': 100, 'lr': 1e-3, 'warmup': 0.0, 'epochs': 8,
+            'init': 'seed', 'seed': 42, 'train_examples': 60_000}
+BF16_CPU_FLAGS = ('avx512_bf16', 'amx_bf16')  # as models/common/training.py
+
+
+def parse_row(text: str) -> dict:
+  name, _, settings = text.partition(':')
+  row = dict(DEFAULTS, name=name)
+  for item in filter(None, settings.split(',')):
+    key, _, value = item.partition('=')
+    if key not in DEFAULTS:
+      raise SystemExit(f'levers: unknown setting {key!r} in {text!r} (settings: '
+                       f'{", ".join(DEFAULTS)})')
+    row[key] = type(DEFAULTS[key])(value) if not isinstance(DEFAULTS[key], str) else value
+  return row
+
+
+def native_bfloat16() -> bool:
+  with open('/proc/cpuinfo', encoding='utf-8', errors='replace') as f:
+    flags = next((line.split(':', 1)[1].split() for line in f if line.startswith('flags')), [])
+  return any(flag in flags for flag in BF16_CPU_FLAGS)
+
+
+def cnn(init: str) -> keras.Model:
+  init = keras.initializers.RandomNormal(stddev=0.01) if init == 'seed' else init
+  x = image = keras.Input((28, 28, 1))
+  for filters in (32, 64):
+    x = keras.layers.Conv2D(filters, 3, padding='same', activation='relu',
+                            kernel_initializer=init)(x)
+    x = keras.layers.MaxPooling2D(2, padding='same')(x)
+  x = keras.layers.Dense(256, activation='relu', kernel_initializer=init)(
+      keras.layers.Flatten()(x))
+  x = keras.layers.Dropout(0.3)(x)
+  return keras.Model(image, keras.layers.Dense(10, activation='softmax', kernel_initializer=init,
+                                               dtype='float32')(x))
+
+
+def run_row(row: dict, data) -> dict:
+  (x_train, y_train), (x_test, y_test) = data
+  x_train, y_train = x_train[:row['train_examples']], y_train[:row['train_examples']]
+  precision = row['precision']
+  if precision == 'auto':
+    precision = 'mixed_bfloat16' if native_bfloat16() else 'float32'
+  keras.utils.set_random_seed(row['seed'])
+  keras.config.set_dtype_policy(precision)
+  model = cnn(row['init'])
+  keras.config.set_dtype_policy('float32')
+  steps_per_epoch = len(y_train) // row['batch']
+  total = steps_per_epoch * row['epochs']
+  warmup = int(total * row['warmup'])
+  rate = (keras.optimizers.schedules.CosineDecay(row['lr'] / 10, total - warmup,
+                                                 warmup_target=row['lr'], warmup_steps=warmup)
+          if warmup else keras.optimizers.schedules.CosineDecay(row['lr'], total))
+  model.compile(optimizer=keras.optimizers.Adam(rate), loss='sparse_categorical_crossentropy')
+  train = (tf.data.Dataset.from_tensor_slices((x_train, y_train))
+           .shuffle(10_000, seed=row['seed']).batch(row['batch']).prefetch(2))
+  epochs, trained = [], 0.0
+  for epoch in range(row['epochs']):
+    started = time.perf_counter()
+    model.fit(train, epochs=epoch + 1, initial_epoch=epoch, steps_per_epoch=steps_per_epoch,
+              verbose=0)
+    trained += time.perf_counter() - started
+    predicted = model.predict(x_test, batch_size=500, verbose=0).argmax(axis=1)
+    epochs.append({'epoch': epoch + 1, 'train_seconds': round(trained, 2),
+                   'test_accuracy': float(np.mean(predicted == y_test))})
+    print(f"{row['name']}: epoch {epoch + 1}, {trained:.1f} s, "
+          f"{epochs[-1]['test_accuracy']:.4f}", flush=True)
+  return dict(row, precision=precision, epochs=epochs)
+
+
+def main():
+  parser = argparse.ArgumentParser()
+  parser.add_argument('rows', nargs='+', help='name:setting=value,... (see the docstring)')
+  parser.add_argument('--data-dir')
+  parser.add_argument('--output', required=True)
+  args = parser.parse_args()
+  rows = [parse_row(text) for text in args.rows]
+  (x_train, y_train), (x_test, y_test) = tfds.as_numpy(tfds.load(
+      'mnist', split=['train', 'test'], batch_size=-1, as_supervised=True,
+      data_dir=args.data_dir, download=False))
+  data = ((x_train.astype('float32') / 255, y_train), (x_test.astype('float32') / 255, y_test))
+  results = [run_row(row, data) for row in rows]
+  with open(args.output, 'w', encoding='utf-8') as f:
+    json.dump(results, f, indent=1)
+
+
+if __name__ == '__main__':
+  main()

@@ -14,8 +14,8 @@ from pipelines import factory, registry
 @pytest.mark.parametrize('name', sorted(registry.REGISTRY))
 def test_every_module_builds_through_the_one_contract(name, mnist_data):
   """build_model(tf_transform_output, config, train_steps) in every module: a compiled Keras
-  model; the MNIST classifiers decay their rate over exactly the run's steps,
-  the others keep a constant one; no module holds a batch size of its own (the spec's is)."""
+  model; the MNIST classifiers decay their rate over exactly the run's steps (after cnn's
+  warm-up), the others keep a constant one; no module holds a batch size of its own (the spec's is)."""
   spec = registry.get_spec(name)
   module = module_of(spec)
   tf_transform_output = tft.TFTransformOutput(transform_output(name))
@@ -27,8 +27,11 @@ def test_every_module_builds_through_the_one_contract(name, mnist_data):
   rates = [o.get_config()['learning_rate'] for o in optimizers]
   for rate in rates:
     if name in MNIST_MODELS:  # the classifiers
+      # cnn's one-cycle: a warm-up over its module's WARMUP share of the steps, then the decay.
+      config = rate['config']
       assert rate['class_name'] == 'CosineDecay', rate
-      assert rate['config']['decay_steps'] == spec.train_steps
+      assert config['warmup_steps'] == int(spec.train_steps * getattr(module, 'WARMUP', 0))
+      assert config['decay_steps'] + config['warmup_steps'] == spec.train_steps
     else:
       assert isinstance(rate, float), rate
   assert not hasattr(module, 'BATCH_SIZE')

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import types
 
 import numpy as np
 import pytest
@@ -256,16 +257,36 @@ def test_time_to_accuracy_races_the_pipeline_against_the_reference():
   assert mlp[2:5] == ['not', 'in', '2'] and 'NOT' in mlp
 
 
-def test_reference_script_for_real(tmp_path, tfds_data_dir, monkeypatch):
+def test_reference_script_for_real(tmp_path, tfds_data_dir):
   """The hand-written reference, one epoch of the mlp on the real MNIST: each epoch's test
   accuracy and its time since the bench started the script."""
-  monkeypatch.setattr(runs, 'REFERENCE_EPOCHS', 1)
-  result = runs.run_reference('mlp', str(tmp_path), tfds_data_dir)
+  result = runs.run_reference('mlp', str(tmp_path), tfds_data_dir, max_epochs=1)
   [epoch] = result['epochs']
   assert epoch['epoch'] == 1 and 0.9 < epoch['test_accuracy'] < 0.98
   assert result['seconds'] > epoch['seconds'] > result['training_started'] > 0
   assert (result['train_examples'], result['test_examples']) == (60000, 10000)
-  assert result['command'].startswith('python pipelines/bench/reference.py mlp --epochs 1')
+  assert result['command'].startswith(
+      'python pipelines/bench/reference.py mlp --epochs 1 --until 0.98 --min-epochs 1 ')
+
+
+def test_reference_stops_once_at_the_gate_and_the_pipelines_epochs():
+  """reference.py's clock: training stops after the first epoch at or over --until, but not
+  before --min-epochs; without --until it never stops early."""
+  from pipelines.bench import reference  # pylint: disable=g-import-not-at-top
+
+  def stops(accuracies, until, min_epochs):
+    clock = reference.EpochClock(until, min_epochs)
+    clock.set_model(types.SimpleNamespace(stop_training=False))
+    for epoch, accuracy in enumerate(accuracies):
+      clock.on_epoch_end(epoch, {'val_accuracy': accuracy})
+      if clock.model.stop_training:
+        return epoch + 1
+    return None
+
+  assert stops([0.97, 0.985, 0.99, 0.991], until=0.99, min_epochs=1) == 3
+  assert stops([0.97, 0.99, 0.985, 0.98], until=0.99, min_epochs=4) == 4  # reached at 2
+  assert stops([0.97, 0.98, 0.985], until=0.99, min_epochs=1) is None
+  assert stops([0.97, 0.999], until=None, min_epochs=0) is None
 
 
 def test_levers_script_for_real(tmp_path, tfds_data_dir):

@@ -18,7 +18,8 @@ For each model, in a fresh work directory (<home>/<model>, TFZOO_HOME for the ru
     that no real TFX module was loaded;
   - for mlp and cnn, the race (pipelines/bench/reference.py): a fixed script as a user writes
     it from keras.io's MNIST convnet example, the 10,000 test images evaluated after every
-    epoch, against the pipeline's first run: the reference's time to the gate, its accuracy at
+    epoch until it reaches the gate (and the pipeline's epochs; at most 40), against the
+    pipeline's first run: the reference's time to the gate, its accuracy at
     the pipeline's epochs, the pipeline's wall time and accuracy, the ratio and the target
     (gate + 0.002 in at most 0.6x the reference's time to the gate);
   - peak memory of each subprocess tree (see run_measured).

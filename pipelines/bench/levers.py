@@ -5,8 +5,8 @@ epoch, training seconds counted apart from the scoring.
   python pipelines/bench/levers.py --data-dir DIR --output rows.json ROW [ROW ...]
 
 A ROW is `name:setting=value,...` over the settings below; unnamed ones keep the defaults,
-which are the seed's recipe (N(0, 0.01) weights, float32, batch 100, Adam 1e-3 along a cosine
-to zero, 8 epochs). What cnn trains with now is
+cnn's previous recipe (the seed's N(0, 0.01) weights, float32 and batch of 100, the seed's Adam
+1e-3 decayed to zero along a cosine, 8 epochs). What cnn trains with now is
 `pipeline:init=he_normal,batch=250,lr=3e-3,warmup=0.2,epochs=4,precision=auto`. Like
 reference.py it imports nothing of tfzoo, so a row measures the lever alone; `precision=auto`
 chooses as the Trainer does (bfloat16 only on a CPU that has it, models/common/training.py).

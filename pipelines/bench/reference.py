@@ -7,10 +7,15 @@ constant rate, batches of 100, MNIST from tfds.load straight into memory, and th
 images evaluated after every epoch. It is fixed on purpose: it imports nothing of tfzoo and
 takes none of the pipeline's tuning, so it stands for what a user would have without tfzoo.
 
-  python pipelines/bench/reference.py {cnn,mlp} --epochs 15 --data-dir DIR --output result.json
+  python pipelines/bench/reference.py {cnn,mlp} --epochs 40 --until 0.98 --min-epochs 15 \
+      --data-dir DIR --output result.json
 
-Writes, per epoch, the test accuracy and when the epoch ended (seconds since the epoch, so the
-bench can count from the moment it started this process, interpreter start included).
+Trains up to --epochs epochs; with --until it stops after the first epoch whose test accuracy
+reaches that value, once it has trained --min-epochs (the bench asks for the pipeline's
+epochs, to report the reference's accuracy there too). Stopping changes nothing in the epochs
+trained. Writes, per epoch, the test accuracy and when the epoch ended (seconds since the
+epoch, so the bench can count from the moment it started this process, interpreter start
+included).
 """
 import argparse
 import json
@@ -49,21 +54,28 @@ def mlp():
 
 
 class EpochClock(keras.callbacks.Callback):
-  """Each epoch's end time and test accuracy."""
+  """Each epoch's end time and test accuracy; stops the training once the accuracy reached
+  `until` (if given) after at least `min_epochs`."""
 
-  def __init__(self):
+  def __init__(self, until=None, min_epochs=0):
     super().__init__()
     self.epochs = []
+    self.until, self.min_epochs = until, min_epochs
 
   def on_epoch_end(self, epoch, logs=None):
     self.epochs.append({'epoch': epoch + 1, 'ended_at': time.time(),
                         'test_accuracy': float(logs['val_accuracy'])})
+    if (self.until is not None and epoch + 1 >= self.min_epochs
+        and any(e['test_accuracy'] >= self.until for e in self.epochs)):
+      self.model.stop_training = True
 
 
 def main():
   parser = argparse.ArgumentParser()
   parser.add_argument('model', choices=['cnn', 'mlp'])
   parser.add_argument('--epochs', type=int, default=15)
+  parser.add_argument('--until', type=float, help='stop once the test accuracy reached this')
+  parser.add_argument('--min-epochs', type=int, default=0, help='but not before this epoch')
   parser.add_argument('--data-dir')
   parser.add_argument('--output', required=True)
   args = parser.parse_args()
@@ -75,7 +87,7 @@ def main():
   model = cnn() if args.model == 'cnn' else mlp()
   model.compile(optimizer=keras.optimizers.Adam(1e-3), loss='sparse_categorical_crossentropy',
                 metrics=['accuracy'])
-  clock = EpochClock()
+  clock = EpochClock(args.until, args.min_epochs)
   trained_from = time.time()
   model.fit(x_train, y_train, batch_size=100, epochs=args.epochs,
             validation_data=(x_test, y_test), callbacks=[clock], verbose=2)

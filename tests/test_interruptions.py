@@ -82,8 +82,8 @@ def test_run_killed_during_trainer_resumes_from_its_last_epoch(project, tmp_path
   run = summary.latest_run(mlmd_metadata.sqlite_config(metadata))
   [model_run] = run.component('Trainer').outputs['model_run']
   properties = {k: v.int_value for k, v in model_run.custom_properties.items()}
-  # 80 steps (batches of 250) as 10 epochs of 8; the killed run had finished `checkpointed` epochs or more
-  # (it may have written one more between the check and the kill).
+  # 80 steps (batches of 250) as 10 epochs of 8; the killed run had finished `checkpointed`
+  # epochs or more (it may have written one more between the check and the kill).
   assert (steps, epochs, per_epoch) == (80, 10, 8)
   assert properties['epochs'] == epochs and properties['steps_per_epoch'] == per_epoch
   resumed = properties['resumed_from_epoch']

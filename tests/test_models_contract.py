@@ -15,7 +15,8 @@ from pipelines import factory, registry
 def test_every_module_builds_through_the_one_contract(name, mnist_data):
   """build_model(tf_transform_output, config, train_steps) in every module: a compiled Keras
   model; the MNIST classifiers decay their rate over exactly the run's steps (after cnn's
-  warm-up), the others keep a constant one; no module holds a batch size of its own (the spec's is)."""
+  warm-up), the others keep a constant one; no module holds a batch size of its own (the
+  spec's is)."""
   spec = registry.get_spec(name)
   module = module_of(spec)
   tf_transform_output = tft.TFTransformOutput(transform_output(name))

@@ -29,7 +29,8 @@ def _defines_tuner_fn(spec: registry.ModelSpec) -> bool:
 
 def test_tunable_models_are_the_modules_with_a_tuner_fn():
   """A spec has a Tuner budget exactly when its module defines tuner_fn, whose search space
-  lists the seed's values first (what an untuned run builds with)."""
+  lists the seed's values first (what an untuned run builds with; for cnn's rate, its
+  one-cycle's peak)."""
   tunable = set(registry.tunable())
   assert tunable == {name for name, spec in registry.REGISTRY.items() if _defines_tuner_fn(spec)}
   assert {'dnn', 'mlp', 'cnn', 'autocomplete'} <= tunable

@@ -6,7 +6,7 @@ EPOCHS = 'epochs'
 STEPS_PER_EPOCH = 'steps_per_epoch'
 RESUMED_FROM_EPOCH = 'resumed_from_epoch'  # 0: trained from the start
 STEPS_TRAINED = 'steps_trained'  # by this execution (fewer than train_steps when resumed)
-PRECISION = 'precision'  # the training's arithmetic: float32 or mixed_bfloat16 (the export: float32)
+PRECISION = 'precision'  # training's arithmetic: float32 or mixed_bfloat16 (the export: float32)
 # What a model that allows bfloat16 trains in (models/common/training.py): auto chooses by the CPU.
 PRECISION_ENV = 'TFZOO_PRECISION'
 PRECISIONS = ('auto', 'float32', 'mixed_bfloat16')

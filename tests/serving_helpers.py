@@ -10,6 +10,7 @@ from typing import Dict, Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.core.framework import types_pb2
 from tensorflow.core.protobuf import saved_model_pb2
 
 from components.infra_validator.session_loader import ServingSession
@@ -111,13 +112,27 @@ def check_animals_served(version_dir: str) -> None:
       answers['transform_features']['species_xf'].reshape(-1), by_example['class_ids'])
 
 
+def saved_model_proto(export_dir: str) -> saved_model_pb2.SavedModel:
+  saved = saved_model_pb2.SavedModel()
+  with open(os.path.join(export_dir, 'saved_model.pb'), 'rb') as f:
+    saved.ParseFromString(f.read())
+  return saved
+
+
 def saved_keras_objects(export_dir: str) -> list:
   """The Keras objects an export stores (the object graph's tf_keras identifiers): none, since
   a Keras object saved as one makes tf.saved_model.save trace signatures nobody serves
   (models/common/export.save)."""
-  saved = saved_model_pb2.SavedModel()
-  with open(os.path.join(export_dir, 'saved_model.pb'), 'rb') as f:
-    saved.ParseFromString(f.read())
-  return sorted(node.user_object.identifier for node in saved.meta_graphs[0].object_graph_def.nodes
+  nodes = saved_model_proto(export_dir).meta_graphs[0].object_graph_def.nodes
+  return sorted(node.user_object.identifier for node in nodes
                 if node.WhichOneof('kind') == 'user_object'
                 and 'keras' in node.user_object.identifier)
+
+
+def has_bfloat16_ops(export_dir: str) -> bool:
+  """Whether any op of the export's graph or functions computes in bfloat16 (a type attribute;
+  the op list's allowed types name it in every export)."""
+  graph = saved_model_proto(export_dir).meta_graphs[0].graph_def
+  nodes = list(graph.node) + [n for f in graph.library.function for n in f.node_def]
+  return any(value.type == types_pb2.DT_BFLOAT16 or types_pb2.DT_BFLOAT16 in value.list.type
+             for node in nodes for value in node.attr.values())

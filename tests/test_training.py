@@ -11,8 +11,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
-from tensorflow.core.framework import types_pb2
-from tensorflow.core.protobuf import saved_model_pb2
 
 from components.infra_validator.session_loader import ServingSession
 from conftest import REPO, run_tfzoo
@@ -21,7 +19,7 @@ from model_helpers import build, examples_split, read_mnist_rows, transform_outp
 from models.cnn import cnn_module
 from models.common import export, images, training
 from pipelines import factory, registry
-from serving_helpers import serialized_examples
+from serving_helpers import has_bfloat16_ops, serialized_examples
 
 
 def test_one_cycle_rises_to_the_peak_then_decays_to_zero():
@@ -71,18 +69,6 @@ def test_precision_is_bfloat16_only_where_the_cpu_has_it(monkeypatch, tmp_path):
   assert training.cpu_flags(str(tmp_path / 'missing')) == frozenset()
 
 
-def _has_bfloat16(export_dir: str) -> bool:
-  """Whether any op of the SavedModel's graph or functions computes in bfloat16 (a type
-  attribute; the op list's allowed types name it in every export)."""
-  saved = saved_model_pb2.SavedModel()
-  with open(os.path.join(export_dir, 'saved_model.pb'), 'rb') as f:
-    saved.ParseFromString(f.read())
-  graph = saved.meta_graphs[0].graph_def
-  nodes = list(graph.node) + [n for f in graph.library.function for n in f.node_def]
-  return any(value.type == types_pb2.DT_BFLOAT16 or types_pb2.DT_BFLOAT16 in value.list.type
-             for node in nodes for value in node.attr.values())
-
-
 @pytest.mark.parametrize('precision', ['mixed_bfloat16', 'float32'])
 def test_cnn_trains_in_the_chosen_precision_and_exports_float32(precision, tmp_path, mnist_data,
                                                                 monkeypatch):
@@ -106,7 +92,7 @@ def test_cnn_trains_in_the_chosen_precision_and_exports_float32(precision, tmp_p
   with open(os.path.join(model_run_dir, keys.RECORD_FILE), encoding='utf-8') as f:
     assert json.load(f)[keys.PRECISION] == precision
   assert {layer.dtype_policy.compute_dtype for layer in exported.layers} == {'float32'}
-  assert not _has_bfloat16(fn_args.serving_model_dir)
+  assert not has_bfloat16_ops(fn_args.serving_model_dir)
   with ServingSession(fn_args.serving_model_dir) as session:
     answer = session.run('serving_default', examples=serialized_examples(rows, ['image']))
   np.testing.assert_allclose(answer['probabilities'].sum(axis=1), 1.0, atol=1e-5)
@@ -128,7 +114,7 @@ def test_a_bfloat16_model_exported_as_it_is_would_hold_bfloat16(tmp_path, mnist_
   config = dict(factory.module_config(spec), class_names=images.CLASS_NAMES)
   export.save_serving_model(mixed, tf_transform_output, config, str(tmp_path / 'mixed'),
                             raw_inputs=images.raw_image_inputs())
-  assert _has_bfloat16(str(tmp_path / 'mixed'))
+  assert has_bfloat16_ops(str(tmp_path / 'mixed'))
   copy = training.float32_copy(mixed, lambda: build(spec, tf_transform_output))
   assert copy is not mixed and training.float32_copy(copy, None) is copy
   for a, b in zip(mixed.get_weights(), copy.get_weights()):

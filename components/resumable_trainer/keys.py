@@ -11,3 +11,10 @@ PRECISION = 'precision'  # training's arithmetic: float32 or mixed_bfloat16 (the
 PRECISION_ENV = 'TFZOO_PRECISION'
 PRECISIONS = ('auto', 'float32', 'mixed_bfloat16')
 INT_PROPERTIES = (EPOCHS, STEPS_PER_EPOCH, RESUMED_FROM_EPOCH, STEPS_TRAINED)
+
+
+def precision_error(value: str) -> str:
+  """The one line naming a bad $TFZOO_PRECISION value; '' for a good or an empty one."""
+  if not value or value in PRECISIONS:
+    return ''
+  return f'{PRECISION_ENV}={value!r}: expected one of {", ".join(PRECISIONS)}'

@@ -79,9 +79,8 @@ def training_precision(flags: Optional[frozenset] = None) -> str:
   visible, else float32. Only the training's arithmetic: the exported model is float32
   (float32_copy)."""
   chosen = os.environ.get(keys.PRECISION_ENV) or 'auto'
-  if chosen not in keys.PRECISIONS:  # `tfzoo run` says so before any component runs
-    raise ValueError(f'{keys.PRECISION_ENV}={chosen!r}: expected one of '
-                     f'{", ".join(keys.PRECISIONS)}')
+  if keys.precision_error(chosen):  # `tfzoo run` says so before any component runs
+    raise ValueError(keys.precision_error(chosen))
   if chosen != 'auto':
     return chosen
   if os.environ.get('TF_ENABLE_ONEDNN_OPTS', '1') in ('0', 'false', 'False'):

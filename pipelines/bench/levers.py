@@ -2,14 +2,16 @@
 MNIST in memory with one setting changed at a time, the 10,000 test images scored after every
 epoch, training seconds counted apart from the scoring.
 
-  python pipelines/bench/levers.py --data-dir DIR --output rows.json ROW [ROW ...]
+  python -m pipelines.bench.levers --data-dir DIR --output rows.json ROW [ROW ...]
 
 A ROW is `name:setting=value,...` over the settings below; unnamed ones keep the defaults,
 cnn's previous recipe (the seed's N(0, 0.01) weights, float32 and batch of 100, the seed's Adam
 1e-3 decayed to zero along a cosine, 8 epochs). What cnn trains with now is
-`pipeline:init=he_normal,batch=250,lr=3e-3,warmup=0.2,epochs=4,precision=auto`. Like
-reference.py it imports nothing of tfzoo, so a row measures the lever alone; `precision=auto`
-chooses as the Trainer does (bfloat16 only on a CPU that has it, models/common/training.py).
+`pipeline:init=he_normal,batch=250,lr=3e-3,warmup=0.2,epochs=4,precision=auto`. The schedule
+and the precision are the Trainer's own (models/common/training.py: `learning_rate`, and
+`training_precision` for `precision=auto`, bfloat16 only on a CPU that has it); the data comes
+straight from TFDS into memory, as in reference.py, so a row measures the lever, not the input
+pipeline.
 """
 import argparse
 import json
@@ -20,9 +22,10 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from models.common import training
+
 DEFAULTS = {'precision': 'float32', 'batch': 100, 'lr': 1e-3, 'warmup': 0.0, 'epochs': 8,
             'init': 'seed', 'seed': 42, 'train_examples': 60_000}
-BF16_CPU_FLAGS = ('avx512_bf16', 'amx_bf16')  # as models/common/training.py
 
 
 def parse_row(text: str) -> dict:
@@ -35,12 +38,6 @@ def parse_row(text: str) -> dict:
                        f'{", ".join(DEFAULTS)})')
     row[key] = type(DEFAULTS[key])(value) if not isinstance(DEFAULTS[key], str) else value
   return row
-
-
-def native_bfloat16() -> bool:
-  with open('/proc/cpuinfo', encoding='utf-8', errors='replace') as f:
-    flags = next((line.split(':', 1)[1].split() for line in f if line.startswith('flags')), [])
-  return any(flag in flags for flag in BF16_CPU_FLAGS)
 
 
 def cnn(init: str) -> keras.Model:
@@ -62,17 +59,12 @@ def run_row(row: dict, data) -> dict:
   x_train, y_train = x_train[:row['train_examples']], y_train[:row['train_examples']]
   precision = row['precision']
   if precision == 'auto':
-    precision = 'mixed_bfloat16' if native_bfloat16() else 'float32'
+    precision = training.training_precision()
   keras.utils.set_random_seed(row['seed'])
-  keras.config.set_dtype_policy(precision)
-  model = cnn(row['init'])
-  keras.config.set_dtype_policy('float32')
+  with training.dtype_policy(precision):
+    model = cnn(row['init'])
   steps_per_epoch = len(y_train) // row['batch']
-  total = steps_per_epoch * row['epochs']
-  warmup = int(total * row['warmup'])
-  rate = (keras.optimizers.schedules.CosineDecay(row['lr'] / 10, total - warmup,
-                                                 warmup_target=row['lr'], warmup_steps=warmup)
-          if warmup else keras.optimizers.schedules.CosineDecay(row['lr'], total))
+  rate = training.learning_rate(row['lr'], steps_per_epoch * row['epochs'], warmup=row['warmup'])
   model.compile(optimizer=keras.optimizers.Adam(rate), loss='sparse_categorical_crossentropy')
   train = (tf.data.Dataset.from_tensor_slices((x_train, y_train))
            .shuffle(10_000, seed=row['seed']).batch(row['batch']).prefetch(2))
@@ -97,8 +89,9 @@ def main():
   parser.add_argument('--output', required=True)
   args = parser.parse_args()
   rows = [parse_row(text) for text in args.rows]
+  count = max(row['train_examples'] for row in rows)  # only the training images a row uses
   (x_train, y_train), (x_test, y_test) = tfds.as_numpy(tfds.load(
-      'mnist', split=['train', 'test'], batch_size=-1, as_supervised=True,
+      'mnist', split=[f'train[:{count}]', 'test'], batch_size=-1, as_supervised=True,
       data_dir=args.data_dir, download=False))
   data = ((x_train.astype('float32') / 255, y_train), (x_test.astype('float32') / 255, y_test))
   results = [run_row(row, data) for row in rows]

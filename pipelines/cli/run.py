@@ -64,10 +64,9 @@ def run_command(args: argparse.Namespace) -> int:
     raise CliError(f'--tune: {spec.name} has no search space (its module defines no tuner_fn); '
                    f'tunable models: {", ".join(registry.tunable())}', EXIT_USAGE)
   beam_args(args)
-  precision = os.environ.get(trainer_keys.PRECISION_ENV)
-  if precision and precision not in trainer_keys.PRECISIONS:
-    raise CliError(f'{trainer_keys.PRECISION_ENV}={precision!r}: expected one of '
-                   f'{", ".join(trainer_keys.PRECISIONS)}', EXIT_USAGE)
+  precision_error = trainer_keys.precision_error(os.environ.get(trainer_keys.PRECISION_ENV, ''))
+  if precision_error:
+    raise CliError(precision_error, EXIT_USAGE)
   try:
     metadata.mysql_settings()
   except ValueError as e:

@@ -245,7 +245,8 @@ def _create_pipeline(spec: registry.ModelSpec, paths: Paths, beam_args, data_pat
         schema=schema_gen.outputs['schema'],
         train_args=trainer_pb2.TrainArgs(num_steps=spec.reference_steps),
         eval_args=trainer_pb2.EvalArgs(num_steps=reference.eval_steps),
-        custom_config=module_config(reference)).with_id('ReferenceTrainer')
+        custom_config=dict(module_config(reference), **dict(spec.reference_config)),
+    ).with_id('ReferenceTrainer')
   baseline_resolver = placement.baseline_resolver(trainer.outputs['model'])
   if spec.evaluator == 'quality':
     evaluator = QualityEvaluator(

@@ -114,6 +114,9 @@ class ModelSpec:
   # QualityEvaluator hands it to evaluate_fn as the judge (the GANs' digit reader).
   reference_model: Optional[str] = None
   reference_steps: int = 0
+  # custom_config entries added to the judge's own ((key, value) pairs; the keys:
+  # models/common/contract.py), e.g. the GANs' judge's weights.
+  reference_config: Tuple[Tuple[str, str], ...] = ()
   # The served model generates images from noise (and a digit): the client sends those.
   generative: bool = False
   # --tune: TFX's Tuner searches the module's space before the Trainer (None: not tunable;

@@ -83,6 +83,25 @@ def test_mnist_model_build_train_step_and_export(name, tmp_path, mnist_data):
   assert tf.io.decode_png(tf.make_ndarray(summaries[0].tensor)[2]).shape == picture.shape
 
 
+def test_the_gans_judge_keeps_the_seeds_weights():
+  """The three MLPs start from He-normal weights; the GANs' judge, the mlp module built
+  with the judge's config (the spec's reference_config), from the seed's N(0, 0.01)
+  (pipelines/registry.py: a change to the mlp pipeline must not move the GANs' gates)."""
+  mlp = registry.get_spec('mlp')
+  tf_transform_output = None  # MNIST's images need nothing learned from the data
+  judge_config = dict(factory.module_config(mlp),
+                      **dict(registry.get_spec('gan').reference_config))
+  keras.utils.set_random_seed(0)
+  judge = module_of(mlp).build_model(tf_transform_output, judge_config)
+  spreads = {name: float(np.std(model.get_layer('layer1').kernel.numpy()))
+             for name, model in [('judge', judge)] + [
+                 (n, build(registry.get_spec(n), tf_transform_output))
+                 for n in ('mlp', 'mlp_dropout', 'mlp_bn')]}
+  assert spreads.pop('judge') == pytest.approx(0.01, rel=0.05)
+  for spread in spreads.values():  # He-normal: sqrt(2 / fan-in), 784 pixels in
+    assert spread == pytest.approx((2 / 784) ** 0.5, rel=0.05)
+
+
 def test_autoencoder_trains_exports_and_evaluates(tmp_path, mnist_data):
   """The autoencoder learns (its error falls), exports with every signature agreeing, through
   TF Serving's loader, with Keras and Transform on real MNIST, the evaluate_fn the

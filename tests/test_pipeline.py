@@ -225,10 +225,14 @@ def test_gans_train_their_judge_beside_them(name, tmp_path):
                                                       'Evaluator'))
   assert reference.exec_properties['module_file'] == registry.get_spec('mlp').module_file
   assert trainer.exec_properties['module_file'] == spec.module_file
-  assert json.loads(reference.exec_properties['custom_config'])['model'] == 'mlp'
-  # the judge is the mlp as its own pipeline trains it: the same steps
-  assert (json.loads(reference.exec_properties['train_args'])['num_steps']
-          == registry.get_spec('mlp').train_steps == 9000)
+  config = json.loads(reference.exec_properties['custom_config'])
+  assert config['model'] == 'mlp'
+  # the judge is the mlp's network on its previous recipe, fixed: the seed's weights for 15
+  # epochs of 100, while the mlp pipeline itself trains from He-normal weights for 8
+  assert config['init'] == 'seed'
+  assert 'init' not in json.loads(nodes['Trainer'].exec_properties['custom_config'])
+  assert json.loads(reference.exec_properties['train_args'])['num_steps'] == 9000
+  assert registry.get_spec('mlp').train_steps == 4800
   assert reference.inputs['examples'] is trainer.inputs['examples']
   assert reference.inputs['transform_graph'] is trainer.inputs['transform_graph']
   assert evaluator.inputs['reference_model'] is reference.outputs['model']

@@ -1,5 +1,6 @@
-"""MNIST multilayer perceptron (the seed's): 784 -> 256 -> 256 -> 10 ReLU, Adam 1e-3
-(cosine decay over the run, models/common/training.py), 15 epochs; also the GANs' judge.
+"""MNIST multilayer perceptron (the seed's): 784 -> 256 -> 256 -> 10 ReLU from He-normal
+weights, Adam 1e-3 (cosine decay over the run, models/common/training.py), 8 epochs
+(pipelines/registry.py); also the GANs' judge, from the seed's weights (config 'init').
 
 `--tune` searches SPACE (models/common/tuning.py): the rate and the hidden layers' width, the
 seed's values first.
@@ -27,7 +28,8 @@ def build_model(tf_transform_output: tft.TFTransformOutput, config: Mapping[str,
   del tf_transform_output  # MNIST's images need nothing learned from the data
   return networks.mlp(images.image_input(), name='mlp',
                       learning_rate=tuning.value(config, SPACE, 'learning_rate'),
-                      units=tuning.value(config, SPACE, 'units'), decay_steps=train_steps)
+                      units=tuning.value(config, SPACE, 'units'), decay_steps=train_steps,
+                      init=config.get('init', 'he_normal'))
 
 
 # Called by Transform.

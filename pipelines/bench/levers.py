@@ -1,13 +1,15 @@
-"""The cnn's training levers as A/B rows (docs/benchmarks.md): the seed's network trained on
-MNIST in memory with one setting changed at a time, the 10,000 test images scored after every
-epoch, training seconds counted apart from the scoring.
+"""The MNIST models' training levers as A/B rows (docs/benchmarks.md): the seed's cnn (or mlp)
+network trained on MNIST in memory with one setting changed at a time, the 10,000 test images
+scored after every epoch, training seconds counted apart from the scoring.
 
   python -m pipelines.bench.levers --data-dir DIR --output rows.json ROW [ROW ...]
 
 A ROW is `name:setting=value,...` over the settings below; unnamed ones keep the defaults,
 cnn's previous recipe (the seed's N(0, 0.01) weights, float32 and batch of 100, the seed's Adam
 1e-3 decayed to zero along a cosine, 8 epochs). What cnn trains with now is
-`pipeline:init=he_normal,batch=250,lr=3e-3,warmup=0.2,epochs=4,precision=auto`. The schedule
+`pipeline:init=he_normal,batch=250,lr=3e-3,warmup=0.2,epochs=4,precision=auto`; `network=mlp`
+trains the mlp's network (models/common/networks.py), whose pipeline recipe is
+`mlp:network=mlp,init=he_normal,epochs=8`. The schedule
 and the precision are the Trainer's own (models/common/training.py: `learning_rate`, and
 `training_precision` for `precision=auto`, bfloat16 only on a CPU that has it); the data comes
 straight from TFDS into memory, as in reference.py, so a row measures the lever, not the input
@@ -22,9 +24,11 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from models.common import training
+from models.common import networks, training
 
-DEFAULTS = {'precision': 'float32', 'batch': 100, 'lr': 1e-3, 'warmup': 0.0, 'epochs': 8,
+NETWORKS = ('cnn', 'mlp')
+DEFAULTS = {'network': 'cnn', 'precision': 'float32', 'batch': 100, 'lr': 1e-3, 'warmup': 0.0,
+            'epochs': 8,
             'init': 'seed', 'seed': 42, 'train_examples': 60_000}
 
 
@@ -37,6 +41,9 @@ def parse_row(text: str) -> dict:
       raise SystemExit(f'levers: unknown setting {key!r} in {text!r} (settings: '
                        f'{", ".join(DEFAULTS)})')
     row[key] = type(DEFAULTS[key])(value) if not isinstance(DEFAULTS[key], str) else value
+  if row['network'] not in NETWORKS:
+    raise SystemExit(f"levers: network={row['network']!r} in {text!r} is not one of "
+                     f"{', '.join(NETWORKS)}")
   return row
 
 
@@ -62,7 +69,8 @@ def run_row(row: dict, data) -> dict:
     precision = training.training_precision()
   keras.utils.set_random_seed(row['seed'])
   with training.dtype_policy(precision):
-    model = cnn(row['init'])
+    model = (cnn(row['init']) if row['network'] == 'cnn' else
+             networks.mlp(keras.Input((28, 28, 1)), 'mlp', row['lr'], init=row['init']))
   steps_per_epoch = len(y_train) // row['batch']
   rate = training.learning_rate(row['lr'], steps_per_epoch * row['epochs'], warmup=row['warmup'])
   model.compile(optimizer=keras.optimizers.Adam(rate), loss='sparse_categorical_crossentropy')

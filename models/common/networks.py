@@ -15,9 +15,9 @@ def mlp(image: keras.KerasTensor, name: str, learning_rate: float,
   the seed's keep_prob) or batch normalization after each hidden layer; Adam (cosine decay
   over decay_steps).
 
-  He-normal weights where the seed drew N(0, 0.01) (`init='seed'`, kept for the bench's A/B
-  rows): those kept the ReLU activations tiny, so the first epochs were spent growing them;
-  mlp reaches 0.98 in 8 epochs instead of 15 (docs/benchmarks.md).
+  He-normal weights where the seed drew N(0, 0.01) (`init='seed'`: the GANs' judge, and the
+  bench's A/B rows): those kept the ReLU activations tiny, so the first epochs were spent
+  growing them; mlp reaches 0.98 in 8 epochs instead of 15 (docs/benchmarks.md).
   """
   if init == 'seed':
     init = keras.initializers.RandomNormal(stddev=0.01)

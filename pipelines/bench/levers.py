@@ -28,8 +28,7 @@ from models.common import networks, training
 
 NETWORKS = ('cnn', 'mlp')
 DEFAULTS = {'network': 'cnn', 'precision': 'float32', 'batch': 100, 'lr': 1e-3, 'warmup': 0.0,
-            'epochs': 8,
-            'init': 'seed', 'seed': 42, 'train_examples': 60_000}
+            'epochs': 8, 'init': 'seed', 'seed': 42, 'train_examples': 60_000}
 
 
 def parse_row(text: str) -> dict:

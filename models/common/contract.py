@@ -14,8 +14,9 @@ module. `config` is always the module's custom_config, pipelines.factory.module_
   hyperparameters  only after a Tuner (--tune): its best values, {name: value}, which a
               tunable module's build_model reads through models/common/tuning.py:value (the
               seed's value when absent); the Tuner's own config has `tune`, its budget
-  init        only in the GANs' judge's config (the spec's reference_config): the mlp's
-              weights, 'seed' for the seed's N(0, 0.01) (models/common/networks.py)
+  init        only where set: mlp's and cnn's first weights, a Keras initializer's name or
+              'seed' for the seed's N(0, 0.01) (models/common/networks.py:initializer); the
+              GANs' judge sets it (the spec's reference_config), and the bench's levers
 
 A module derives everything else from the transform output (class count, vocabulary size)
 or from the run's step count (a decaying learning rate).

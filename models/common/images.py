@@ -114,7 +114,7 @@ def train_and_export(fn_args: FnArgs, build_model: BuildModel, seed: int,
   training.seed_everything(seed)
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
   config = tuning.trainer_config(fn_args)
-  precision = training.training_precision() if bfloat16 else training.FLOAT32
+  precision = training.precision_for(bfloat16)
   with training.dtype_policy(precision):
     model = build_model(tf_transform_output, config, fn_args.train_steps)
   batch_size = config['batch_size']

@@ -1,10 +1,21 @@
 """The seed's MNIST multilayer perceptron, shared by mlp, mlp_dropout and mlp_bn (each folder
-picks its variant, so the three pipelines differ only where the seed's scripts differ)."""
+picks its variant, so the three pipelines differ only where the seed's scripts differ), and the
+MNIST classifiers' choice of first weights."""
 from typing import Optional
 
 import keras
 
 from models.common import images, training
+
+
+SEED_WEIGHTS = 'seed'
+
+
+def initializer(init: str):
+  """A network's first weights: `init` as Keras names it ('he_normal', the MNIST classifiers'
+  default), or SEED_WEIGHTS for the seed's N(0, 0.01) (the GANs' judge, the bench's A/B
+  rows)."""
+  return keras.initializers.RandomNormal(stddev=0.01) if init == SEED_WEIGHTS else init
 
 
 def mlp(image: keras.KerasTensor, name: str, learning_rate: float,
@@ -15,12 +26,11 @@ def mlp(image: keras.KerasTensor, name: str, learning_rate: float,
   the seed's keep_prob) or batch normalization after each hidden layer; Adam (cosine decay
   over decay_steps).
 
-  He-normal weights where the seed drew N(0, 0.01) (`init='seed'`: the GANs' judge, and the
-  bench's A/B rows): those kept the ReLU activations tiny, so the first epochs were spent
-  growing them; mlp reaches 0.98 in 8 epochs instead of 15 (docs/benchmarks.md).
+  He-normal weights where the seed drew N(0, 0.01) (`init`: initializer): those kept the ReLU
+  activations tiny, so the first epochs were spent growing them; mlp reaches 0.98 in 8 epochs
+  instead of 15 (docs/benchmarks.md).
   """
-  if init == 'seed':
-    init = keras.initializers.RandomNormal(stddev=0.01)
+  init = initializer(init)
   x = keras.layers.Flatten()(image)
   for i in (1, 2):
     x = keras.layers.Dense(units, kernel_initializer=init, use_bias=not batch_norm,

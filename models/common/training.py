@@ -79,8 +79,9 @@ def training_precision(flags: Optional[frozenset] = None) -> str:
   visible, else float32. Only the training's arithmetic: the exported model is float32
   (float32_copy)."""
   chosen = os.environ.get(keys.PRECISION_ENV) or 'auto'
-  if keys.precision_error(chosen):  # `tfzoo run` says so before any component runs
-    raise ValueError(keys.precision_error(chosen))
+  error = keys.precision_error(chosen)
+  if error:  # `tfzoo run` says so before any component runs
+    raise ValueError(error)
   if chosen != 'auto':
     return chosen
   if os.environ.get('TF_ENABLE_ONEDNN_OPTS', '1') in ('0', 'false', 'False'):
@@ -89,6 +90,12 @@ def training_precision(flags: Optional[frozenset] = None) -> str:
     return FLOAT32  # not measured on a GPU
   flags = cpu_flags() if flags is None else flags
   return MIXED_BFLOAT16 if flags & set(BF16_CPU_FLAGS) else FLOAT32
+
+
+def precision_for(allows_bfloat16: bool) -> str:
+  """What a model trains in: training_precision() if its module allows bfloat16 (measured per
+  model, docs/benchmarks.md), else float32."""
+  return training_precision() if allows_bfloat16 else FLOAT32
 
 
 @contextlib.contextmanager

@@ -1,6 +1,7 @@
-"""The MNIST models' training levers as A/B rows (docs/benchmarks.md): the seed's cnn (or mlp)
-network trained on MNIST in memory with one setting changed at a time, the 10,000 test images
-scored after every epoch, training seconds counted apart from the scoring.
+"""The MNIST models' training levers as A/B rows (docs/benchmarks.md): the cnn's (or mlp's)
+network, as its module builds it, trained on MNIST in memory with one setting changed at a
+time, the 10,000 test images scored after every epoch, training seconds counted apart from the
+scoring.
 
   python -m pipelines.bench.levers --data-dir DIR --output rows.json ROW [ROW ...]
 
@@ -8,8 +9,9 @@ A ROW is `name:setting=value,...` over the settings below; unnamed ones keep the
 cnn's previous recipe (the seed's N(0, 0.01) weights, float32 and batch of 100, the seed's Adam
 1e-3 decayed to zero along a cosine, 8 epochs). What cnn trains with now is
 `pipeline:init=he_normal,batch=250,lr=3e-3,warmup=0.2,epochs=4,precision=auto`; `network=mlp`
-trains the mlp's network (models/common/networks.py), whose pipeline recipe is
-`mlp:network=mlp,init=he_normal,epochs=8`. The schedule
+trains the mlp's network, whose pipeline recipe is `mlp:network=mlp,init=he_normal,epochs=8`.
+The network is the module's `build_model` with the row's `init` (models/common/networks.py:
+initializer), compiled again with the row's optimizer. The schedule
 and the precision are the Trainer's own (models/common/training.py: `learning_rate`, and
 `training_precision` for `precision=auto`, bfloat16 only on a CPU that has it); the data comes
 straight from TFDS into memory, as in reference.py, so a row measures the lever, not the input
@@ -24,9 +26,12 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from models.common import networks, training
+from models.cnn import cnn_module
+from models.common import training
+from models.mlp import mlp_module
 
-NETWORKS = ('cnn', 'mlp')
+MODULES = {'cnn': cnn_module, 'mlp': mlp_module}
+NETWORKS = tuple(MODULES)
 DEFAULTS = {'network': 'cnn', 'precision': 'float32', 'batch': 100, 'lr': 1e-3, 'warmup': 0.0,
             'epochs': 8, 'init': 'seed', 'seed': 42, 'train_examples': 60_000}
 
@@ -46,20 +51,6 @@ def parse_row(text: str) -> dict:
   return row
 
 
-def cnn(init: str) -> keras.Model:
-  init = keras.initializers.RandomNormal(stddev=0.01) if init == 'seed' else init
-  x = image = keras.Input((28, 28, 1))
-  for filters in (32, 64):
-    x = keras.layers.Conv2D(filters, 3, padding='same', activation='relu',
-                            kernel_initializer=init)(x)
-    x = keras.layers.MaxPooling2D(2, padding='same')(x)
-  x = keras.layers.Dense(256, activation='relu', kernel_initializer=init)(
-      keras.layers.Flatten()(x))
-  x = keras.layers.Dropout(0.3)(x)
-  return keras.Model(image, keras.layers.Dense(10, activation='softmax', kernel_initializer=init,
-                                               dtype='float32')(x))
-
-
 def run_row(row: dict, data) -> dict:
   (x_train, y_train), (x_test, y_test) = data
   x_train, y_train = x_train[:row['train_examples']], y_train[:row['train_examples']]
@@ -68,8 +59,8 @@ def run_row(row: dict, data) -> dict:
     precision = training.training_precision()
   keras.utils.set_random_seed(row['seed'])
   with training.dtype_policy(precision):
-    model = (cnn(row['init']) if row['network'] == 'cnn' else
-             networks.mlp(keras.Input((28, 28, 1)), 'mlp', row['lr'], init=row['init']))
+    # The contract's builder; MNIST's networks need nothing from Transform.
+    model = MODULES[row['network']].build_model(None, {'init': row['init']})
   steps_per_epoch = len(y_train) // row['batch']
   rate = training.learning_rate(row['lr'], steps_per_epoch * row['epochs'], warmup=row['warmup'])
   model.compile(optimizer=keras.optimizers.Adam(rate), loss='sparse_categorical_crossentropy')

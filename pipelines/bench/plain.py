@@ -126,8 +126,7 @@ def plain_keras(model: str, data_dir: Optional[str]) -> Dict[str, Any]:
     training.seed_everything(seed)  # keras seeds + deterministic ops, as the Trainer
     # The contract's builder; an MNIST network needs nothing from Transform or the config.
     # In the precision the Trainer would choose on this machine (images.train_and_export).
-    precision = (training.training_precision() if getattr(module, 'BFLOAT16', False)
-                 else training.FLOAT32)
+    precision = training.precision_for(getattr(module, 'BFLOAT16', False))
     with training.dtype_policy(precision):
       network = module.build_model(None, {}, train_steps=steps)
     data_note = f'{spec.source.dataset} {spec.source.train_split} / {spec.source.eval_split}'

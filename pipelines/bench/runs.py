@@ -17,8 +17,7 @@ from typing import Any, Dict, Optional
 from pipelines import registry
 from pipelines.bench.common import (BenchError, MARKER, MB, MNIST, MNIST_FILES,
                                     REFERENCE_MAX_EPOCHS, REFERENCE_MODELS, SET_HERE,
-                                    TARGET_MARGIN,
-                                    TARGET_RATIO, mnist_prepared)
+                                    TARGET_MARGIN, TARGET_RATIO, mnist_prepared)
 from pipelines.bench.latency import mnist_test_images, serving_latency
 from pipelines.serving.server import ServingError, latest_version_dir
 from pipelines.bench.measure import run_measured
@@ -193,6 +192,7 @@ def run_plain(model: str, home: str, tfds_data_dir: str) -> Dict[str, Any]:
 
 
 def pipeline_epochs(spec: registry.ModelSpec) -> int:
+  """The passes over MNIST's training images the model's Trainer makes."""
   return round(spec.train_steps * spec.batch_size / registry.MNIST_TRAIN_SIZE)
 
 

@@ -9,6 +9,10 @@ from tensorflow_metadata.proto.v0 import schema_pb2
 from models.common.features import TRANSFORM_SIGNATURE, transformed_name
 from pipelines import registry
 
+# Gate metrics computed by our own TFMA metric rather than TFMA's wrapper of the Keras metric of
+# the same name (pipelines/tfma_metrics.py): class name -> module.
+OWN_METRICS = {'SparseCategoricalAccuracy': 'pipelines.tfma_metrics'}
+
 
 def label_slice_key(spec: registry.ModelSpec) -> str:
   """The feature TFMA slices classes on: the raw label column when the examples hold it,
@@ -43,7 +47,8 @@ def eval_config(spec: registry.ModelSpec) -> tfma.EvalConfig:
           slicing_specs=[tfma.SlicingSpec(feature_keys=[label_slice_key(spec)])],
           threshold=tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(
               lower_bound={'value': gate.per_class_bound}))))
-    metrics.append(tfma.MetricConfig(class_name=gate.metric, per_slice_thresholds=thresholds))
+    metrics.append(tfma.MetricConfig(class_name=gate.metric, module=OWN_METRICS.get(gate.metric, ''),
+                                     per_slice_thresholds=thresholds))
   prediction_key = 'probabilities' if spec.task == 'classification' else spec.label
   if spec.label_via_transform:
     model_spec = tfma.ModelSpec(

@@ -305,6 +305,47 @@ def test_metric_names_follow_tfma():
       assert evaluation.metric_name(gate.metric) == gate.key
 
 
+def test_accuracy_gate_is_read_off_the_confusion_matrix_in_one_pass():
+  """The accuracy TFMA gates on is ours (pipelines/tfma_metrics.py): the same value as Keras's
+  metric of that name, ties included, computed from the confusion matrix the report draws, so
+  TFMA makes one pass over the examples for both."""
+  import keras
+  import numpy as np
+  from tensorflow_model_analysis.evaluators import metrics_plots_and_validations_evaluator as mpv
+  from tensorflow_model_analysis.metrics import metric_specs, metric_types
+
+  from pipelines import tfma_metrics
+
+  config = gating.eval_config(registry.get_spec('mlp'))
+  [accuracy] = [m for m in config.metrics_specs[0].metrics
+                if m.class_name == 'SparseCategoricalAccuracy']
+  assert accuracy.module == 'pipelines.tfma_metrics'
+  computations = mpv._filter_and_separate_computations(  # pylint: disable=protected-access
+      metric_specs.to_computations(config.metrics_specs, eval_config=config))
+  combiners = [type(c.combiner).__name__ for c in computations.non_derived_computations]
+  assert sorted(combiners) == ['_ExampleCountCombiner', '_MultiClassConfusionMatrixCombiner']
+
+  rng = np.random.default_rng(0)
+  labels = rng.integers(0, 4, size=200)
+  probabilities = rng.dirichlet(np.ones(4), size=200)
+  probabilities[:20] = [0.4, 0.4, 0.1, 0.1]  # ties: the lower class is the prediction
+  labels[:10] = 1
+  [matrices, derived] = tfma_metrics.SparseCategoricalAccuracy().computations(
+      eval_config=config)
+  combiner = matrices.combiner
+  accumulator = combiner.create_accumulator()
+  for label, prediction in zip(labels, probabilities):
+    accumulator = combiner.add_input(accumulator, metric_types.StandardMetricInputs(
+        labels=np.array([label]), predictions=prediction, example_weights=np.array([1.0])))
+  [value] = derived.result(combiner.extract_output(accumulator)).values()
+  keras_metric = keras.metrics.SparseCategoricalAccuracy()
+  keras_metric.update_state(labels, probabilities)
+  assert value == pytest.approx(float(keras_metric.result()), abs=1e-7)
+  assert value == pytest.approx(float(np.mean(np.argmax(probabilities, axis=1) == labels)))
+  assert 0.1 < value < 0.4  # random probabilities, ties wrong: under a quarter, not a constant
+  assert tfma_metrics.accuracy_of({}) is None
+
+
 def test_components_depend_on_nothing_command_line_side():
   """Components run in Kubeflow pods and TFX's executors without the CLI: none imports
   pipelines/ (the CLI side imports components, not the other way round)."""

@@ -133,6 +133,14 @@ def test_examples_of_batches_fixed_shapes_and_keeps_varying_ones():
   assert [f['label'].int64_list.value[0] for f in parsed] == list(range(count))
   assert parsed[-1]['image'].bytes_list.value == [f'png{count - 1}'.encode()]
   assert list(parsed[3]['xy'].float_list.value) == [1.5, -3.0]
+  # Each refilled message is the example built from scratch, nothing left from the one before.
+  def built(i):
+    return tf.train.Example(features=tf.train.Features(feature={
+        'image': tf.train.Feature(bytes_list=tf.train.BytesList(value=[f'png{i}'.encode()])),
+        'label': tf.train.Feature(int64_list=tf.train.Int64List(value=[i])),
+        'xy': tf.train.Feature(float_list=tf.train.FloatList(value=[i * 0.5, -i]))}))
+  assert [tf.train.Example.FromString(r) for r in executor.examples_of(fixed)] == [
+      built(i) for i in range(count)]
 
   varying = tf.data.Dataset.from_generator(
       lambda: ({'tokens': list(range(n)), 'label': n} for n in (1, 3, 2)),

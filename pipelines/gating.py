@@ -47,7 +47,8 @@ def eval_config(spec: registry.ModelSpec) -> tfma.EvalConfig:
           slicing_specs=[tfma.SlicingSpec(feature_keys=[label_slice_key(spec)])],
           threshold=tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(
               lower_bound={'value': gate.per_class_bound}))))
-    metrics.append(tfma.MetricConfig(class_name=gate.metric, module=OWN_METRICS.get(gate.metric, ''),
+    metrics.append(tfma.MetricConfig(class_name=gate.metric,
+                                     module=OWN_METRICS.get(gate.metric, ''),
                                      per_slice_thresholds=thresholds))
   prediction_key = 'probabilities' if spec.task == 'classification' else spec.label
   if spec.label_via_transform:

@@ -5,8 +5,8 @@ multi-class confusion matrix the Evaluator computes anyway for the report's plot
 two as one pass (identical computations are de-duplicated), where TFMA's wrapper of the Keras
 metric of the same name ran a second one: a TensorFlow call per batch of each slice and an
 autograph conversion of Keras's update code in every run, half of mlp's Evaluator run alone
-(16.3 s against 8.0 s, docs/benchmarks.md). Same value: argmax of the probabilities against the label, ties to the
-lower class, each example counted once.
+(16.3 s against 8.0 s, docs/benchmarks.md). Same value: argmax of the probabilities against the
+label, ties to the lower class, each example counted once.
 """
 from __future__ import annotations
 

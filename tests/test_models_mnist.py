@@ -192,6 +192,6 @@ def test_image_input_pipeline_gives_every_example_each_epoch_reshuffled(tmp_path
   assert epochs(shuffle=True, seed=8) != shuffled
   assert epochs(shuffle=False) == [list(range(25))] * 3
   # Without tf.data's autotuning, whose sleeping thread delayed deleting an iterator by up to a
-  # minute at the end of training (the comment on images.PARALLEL_DECODES).
+  # minute at the end of training (training.without_autotuning).
   assert images.dataset(fn_args, files, tf_transform_output, 5, 7, True).options() \
       .autotune.enabled is False

@@ -152,10 +152,11 @@ def serialize_batch(batch: Dict[str, np.ndarray]) -> Iterator[bytes]:
   columns = []
   for name, values in batch.items():
     values = np.asarray(values)
+    kind = _kind(values)
     rows = values.reshape(len(values), -1).tolist()
-    if _kind(values) == 'bytes_list':
+    if kind == 'bytes_list':
       rows = [_as_bytes(row) for row in rows]
-    columns.append((getattr(example.features.feature[name], _kind(values)).value, rows))
+    columns.append((getattr(example.features.feature[name], kind).value, rows))
   for i in range(len(columns[0][1]) if columns else 0):
     for field, rows in columns:
       del field[:]

@@ -6,7 +6,6 @@ graph in its input pipeline, and the served model embeds the same graph.
 """
 from __future__ import annotations
 
-import os
 from typing import Any, Dict, Mapping, Optional
 
 import keras
@@ -26,11 +25,9 @@ NUM_CLASSES = 10
 CLASS_NAMES = [str(d) for d in range(NUM_CLASSES)]  # what a served classifier names digits
 DECODE_BATCH = 1000  # examples parsed and decoded at once by the Trainer's input pipeline
 SHUFFLE_BUFFER = 10_000
-# tf.data's autotuning is off for the Trainer's datasets: its model thread sleeps up to a minute
-# between optimizations, and deleting an iterator waited for it to wake: 14-23 s at the end of
-# about one Trainer in three, after the last epoch (docs/benchmarks.md). Fixed values instead:
-# the decode map on every core, two batches read ahead.
-PARALLEL_DECODES = os.cpu_count() or 1
+# With tf.data's autotuning off (training.without_autotuning), fixed values: the decode map on
+# every core, two batches read ahead.
+PARALLEL_DECODES = training.CORES
 PREFETCH_BATCHES = 2
 
 
@@ -101,9 +98,8 @@ def dataset(fn_args: FnArgs, files, tf_transform_output: tft.TFTransformOutput,
   examples = examples.cache()
   if shuffle:
     examples = examples.shuffle(SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True)
-  options = tf.data.Options()
-  options.autotune.enabled = False
-  return examples.batch(batch_size).repeat().prefetch(PREFETCH_BATCHES).with_options(options)
+  return training.without_autotuning(
+      examples.batch(batch_size).repeat().prefetch(PREFETCH_BATCHES))
 
 
 def image_input() -> keras.KerasTensor:

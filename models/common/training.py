@@ -23,16 +23,31 @@ def seed_everything(seed: int) -> None:
   tf.config.experimental.enable_op_determinism()
 
 
+# The cores tf.data's work may use where autotuning is off (without_autotuning).
+CORES = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
+
+
+def without_autotuning(dataset: tf.data.Dataset) -> tf.data.Dataset:
+  """`dataset` with tf.data's autotuning off, for every Trainer's input. Its model thread
+  sleeps up to a minute between optimizations, and deleting an iterator (the validation one
+  after the last epoch, the training one when fit returns) waited for it to wake: 14-23 s
+  more in 5 of 12 mlp Trainer runs (docs/benchmarks.md). Stages given AUTOTUNE then run at
+  tf.data's defaults; ours set their own (models/common/images.py)."""
+  options = tf.data.Options()
+  options.autotune.enabled = False
+  return dataset.with_options(options)
+
+
 def dataset(fn_args: FnArgs, file_pattern: List[str],
             tf_transform_output: tft.TFTransformOutput, label: str, batch_size: int,
             seed: int, shuffle: bool = True) -> tf.data.Dataset:
   """Transformed examples as (features, label) batches, repeated forever."""
-  return fn_args.data_accessor.tf_dataset_factory(
+  return without_autotuning(fn_args.data_accessor.tf_dataset_factory(
       file_pattern,
       tfxio.TensorFlowDatasetOptions(
           batch_size=batch_size, label_key=transformed_name(label), shuffle=shuffle,
           shuffle_seed=seed),
-      tf_transform_output.transformed_metadata.schema).repeat()
+      tf_transform_output.transformed_metadata.schema).repeat())
 
 
 def learning_rate(base: float, decay_steps: Optional[int], warmup: float = 0.0):

@@ -124,8 +124,8 @@ def test_a_bfloat16_model_exported_as_it_is_would_hold_bfloat16(tmp_path, mnist_
 
 
 def test_trainer_input_runs_without_autotuning_and_keeps_its_elements():
-  """Every Trainer's input turns tf.data's autotuning off (its sleeping thread delayed deleting
-  an iterator by up to a minute), the elements and their order unchanged."""
+  """The MNIST Trainers' input turns tf.data's autotuning off (its sleeping thread delayed
+  deleting an iterator by up to a minute), the elements and their order unchanged."""
   data = tf.data.Dataset.range(7).map(lambda x: x * 2, num_parallel_calls=tf.data.AUTOTUNE)
   assert data.options().autotune.enabled is not False
   tuned_off = training.without_autotuning(data.prefetch(tf.data.AUTOTUNE))

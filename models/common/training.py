@@ -28,11 +28,12 @@ CORES = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os
 
 
 def without_autotuning(dataset: tf.data.Dataset) -> tf.data.Dataset:
-  """`dataset` with tf.data's autotuning off, for every Trainer's input. Its model thread
-  sleeps up to a minute between optimizations, and deleting an iterator (the validation one
-  after the last epoch, the training one when fit returns) waited for it to wake: 14-23 s
-  more in 5 of 12 mlp Trainer runs (docs/benchmarks.md). Stages given AUTOTUNE then run at
-  tf.data's defaults; ours set their own (models/common/images.py)."""
+  """`dataset` with tf.data's autotuning off (the MNIST Trainers' input, images.dataset). Its
+  model thread sleeps up to a minute between optimizations, and deleting an iterator (the
+  validation one after the last epoch, the training one when fit returns) waited for it to
+  wake: 14-23 s more in 5 of 12 mlp Trainer runs (docs/benchmarks.md). Stages given AUTOTUNE
+  then run at tf.data's defaults, so the caller sets its own. The tabular and word Trainers'
+  `dataset` keeps autotuning: not measured with it off."""
   options = tf.data.Options()
   options.autotune.enabled = False
   return dataset.with_options(options)
@@ -42,12 +43,12 @@ def dataset(fn_args: FnArgs, file_pattern: List[str],
             tf_transform_output: tft.TFTransformOutput, label: str, batch_size: int,
             seed: int, shuffle: bool = True) -> tf.data.Dataset:
   """Transformed examples as (features, label) batches, repeated forever."""
-  return without_autotuning(fn_args.data_accessor.tf_dataset_factory(
+  return fn_args.data_accessor.tf_dataset_factory(
       file_pattern,
       tfxio.TensorFlowDatasetOptions(
           batch_size=batch_size, label_key=transformed_name(label), shuffle=shuffle,
           shuffle_seed=seed),
-      tf_transform_output.transformed_metadata.schema).repeat())
+      tf_transform_output.transformed_metadata.schema).repeat()
 
 
 def learning_rate(base: float, decay_steps: Optional[int], warmup: float = 0.0):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Optional, Tuple, Union
+from typing import Any, Optional, Tuple, Union
 
 from pipelines.datafile import CharRule
 from pipelines.paths import DATA_DIR, MODELS_DIR
@@ -116,7 +116,7 @@ class ModelSpec:
   reference_steps: int = 0
   # custom_config entries added to the judge's own ((key, value) pairs; the keys:
   # models/common/contract.py), e.g. the GANs' judge's weights.
-  reference_config: Tuple[Tuple[str, str], ...] = ()
+  reference_config: Tuple[Tuple[str, Any], ...] = ()
   # The served model generates images from noise (and a digit): the client sends those.
   generative: bool = False
   # --tune: TFX's Tuner searches the module's space before the Trainer (None: not tunable;

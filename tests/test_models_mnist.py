@@ -83,9 +83,10 @@ def test_mnist_model_build_train_step_and_export(name, tmp_path, mnist_data):
   assert tf.io.decode_png(tf.make_ndarray(summaries[0].tensor)[2]).shape == picture.shape
 
 
-def test_the_gans_judge_keeps_the_seeds_weights():
+def test_the_gans_judge_keeps_the_seeds_weights_and_rate():
   """The three MLPs start from He-normal weights; the GANs' judge, the mlp module built
-  with the judge's config (the spec's reference_config), from the seed's N(0, 0.01)
+  with the judge's config (the spec's reference_config), from the seed's N(0, 0.01), and at
+  the seed's Adam 1e-3 (decaying, no warm-up) where mlp rises to a 3e-3 peak
   (pipelines/registry.py: a change to the mlp pipeline must not move the GANs' gates)."""
   mlp = registry.get_spec('mlp')
   tf_transform_output = None  # MNIST's images need nothing learned from the data
@@ -100,6 +101,14 @@ def test_the_gans_judge_keeps_the_seeds_weights():
   assert spreads.pop('judge') == pytest.approx(0.01, rel=0.05)
   for spread in spreads.values():  # He-normal: sqrt(2 / fan-in), 784 pixels in
     assert spread == pytest.approx((2 / 784) ** 0.5, rel=0.05)
+  steps = 1000
+  judge = module_of(mlp).build_model(tf_transform_output, judge_config, steps)
+  own = module_of(mlp).build_model(tf_transform_output, factory.module_config(mlp), steps)
+  def rates(model):  # at the first step, the end of the warm-up, the last step
+    schedule = model.optimizer._learning_rate  # pylint: disable=protected-access
+    return [float(schedule(step)) for step in (0, steps // 5, steps - 1)]
+  assert rates(judge)[0] == pytest.approx(1e-3) and rates(judge)[1] < 1e-3
+  assert rates(own)[:2] == pytest.approx([3e-4, 3e-3])
 
 
 def test_autoencoder_trains_exports_and_evaluates(tmp_path, mnist_data):

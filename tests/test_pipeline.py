@@ -227,12 +227,14 @@ def test_gans_train_their_judge_beside_them(name, tmp_path):
   assert trainer.exec_properties['module_file'] == spec.module_file
   config = json.loads(reference.exec_properties['custom_config'])
   assert config['model'] == 'mlp'
-  # the judge is the mlp's network on its previous recipe, fixed: the seed's weights for 15
-  # epochs of 100, while the mlp pipeline itself trains from He-normal weights for 8
-  assert config['init'] == 'seed'
-  assert 'init' not in json.loads(nodes['Trainer'].exec_properties['custom_config'])
+  # the judge is the mlp's network on its previous recipe, fixed: the seed's weights and
+  # Adam from 1e-3 without warm-up for 15 epochs of 100, while the mlp pipeline itself trains
+  # from He-normal weights along a one-cycle rate for 3
+  assert (config['init'], config['learning_rate'], config['warmup']) == ('seed', 1e-3, 0.0)
+  assert not {'init', 'learning_rate', 'warmup'} & set(
+      json.loads(nodes['Trainer'].exec_properties['custom_config']))
   assert json.loads(reference.exec_properties['train_args'])['num_steps'] == 9000
-  assert registry.get_spec('mlp').train_steps == 4800
+  assert registry.get_spec('mlp').train_steps == 1800
   assert reference.inputs['examples'] is trainer.inputs['examples']
   assert reference.inputs['transform_graph'] is trainer.inputs['transform_graph']
   assert evaluator.inputs['reference_model'] is reference.outputs['model']

@@ -64,20 +64,25 @@ def test_executor_on_a_tfds_mock(tmp_path, monkeypatch):
   assert tf.io.decode_png(features['image'].bytes_list.value[0]).shape == (28, 28, 1)
 
 
-def test_executor_on_real_mnist(tmp_path, tfds_data_dir, mnist_manual_dir):
+def test_executor_on_real_mnist(tmp_path, tfds_data_dir, mnist_manual_dir, monkeypatch):
+  """TFDS's examples exactly, in TFDS's order, a split in shards of at most SHARD_EXAMPLES
+  (here 120: the 300 training examples in three files, the 200 eval ones in two), nothing
+  left in the staging folder."""
+  monkeypatch.setattr(executor, 'SHARD_EXAMPLES', 120)
   examples = run_executor(tmp_path, TfdsExampleGen(
       'mnist:3.0.1', splits={'train[:300]': 'train', 'test[:200]': 'eval'},
       data_dir=tfds_data_dir, manual_dir=mnist_manual_dir))
-  assert count_records(os.path.join(examples.uri, 'Split-train', '*')) == 300
-  assert count_records(os.path.join(examples.uri, 'Split-eval', '*')) == 200
-  # TFDS's examples exactly, each once (TFX's WriteSplit reshuffles their order).
-  def contents(records):
-    return sorted((f['image'].bytes_list.value[0], f['label'].int64_list.value[0])
-                  for f in (tf.train.Example.FromString(r).features.feature for r in records))
-  written = tf.data.TFRecordDataset(glob.glob(os.path.join(examples.uri, 'Split-eval', '*')),
-                                    compression_type='GZIP').as_numpy_iterator()
-  assert contents(written) == contents(executor.read_split('mnist:3.0.1', tfds_data_dir,
-                                                           'test[:200]'))
+  def contents(records):  # map fields serialize in no fixed order: compare the values
+    return [(f['image'].bytes_list.value[0], f['label'].int64_list.value[0])
+            for f in (tf.train.Example.FromString(r).features.feature for r in records)]
+  for split, expression, count in (('train', 'train[:300]', 3), ('eval', 'test[:200]', 2)):
+    files = sorted(glob.glob(os.path.join(examples.uri, f'Split-{split}', '*')))
+    assert [os.path.basename(f) for f in files] == [
+        f'data_tfrecord-{i:05d}-of-{count:05d}.gz' for i in range(count)]
+    written = tf.data.TFRecordDataset(files, compression_type='GZIP').as_numpy_iterator()
+    assert contents(written) == contents(executor.read_split('mnist:3.0.1', tfds_data_dir,
+                                                             expression))
+  assert sorted(os.listdir(examples.uri)) == ['Split-eval', 'Split-train']
   # The real test split: its label histogram is the published one of the t10k files.
   labels = collections.Counter()
   for record in executor.read_split('mnist:3.0.1', tfds_data_dir, 'test'):
@@ -115,9 +120,15 @@ def test_empty_and_incomplete_manual_dirs_are_named(tmp_path):
       't10k-labels-idx1-ubyte.gz, train-labels-idx1-ubyte.gz')
 
 
-def test_bad_split_is_named(tfds_data_dir):
+def test_bad_split_is_named(tmp_path, tfds_data_dir, mnist_manual_dir):
+  """By the reader, and by the executor before it writes anything."""
   with pytest.raises(TfdsExampleGenError, match=r"mnist: bad split 'validation' \(splits: "):
     list(executor.read_split('mnist:3.0.1', tfds_data_dir, 'validation'))
+  with pytest.raises(TfdsExampleGenError, match=r"mnist: bad split 'validation' \(splits: "):
+    run_executor(tmp_path, TfdsExampleGen(
+        'mnist:3.0.1', splits={'train[:10]': 'train', 'validation': 'eval'},
+        data_dir=tfds_data_dir, manual_dir=mnist_manual_dir))
+  assert not (tmp_path / 'examples').exists()
 
 
 def test_examples_of_batches_fixed_shapes_and_keeps_varying_ones():

@@ -1,25 +1,42 @@
 """TfdsExampleGen's executor: TFDS split -> serialized tf.Examples, on Beam.
 
 The dataset is prepared once (downloaded, or read from a manual directory of its original
-files), then each split expression is read with TFDS's own reader, images kept encoded, and
-written by TFX's ExampleGen machinery (split folders, gzipped TFRecords, payload format).
+files), then each split expression is cut into shards of at most SHARD_EXAMPLES examples. A
+shard is one unit of Beam work: read with TFDS's own reader (images kept encoded), serialized a
+batch at a time and written as one gzipped TFRecord file, in TFDS's order, in the layout TFX's
+ExampleGen writes (split folders, `data_tfrecord-*.gz`, payload and file format recorded).
 """
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import os
-from typing import Any, Dict, Iterator, Optional
+import uuid
+from typing import Any, Dict, Iterator, List, Optional
 
 import apache_beam as beam
 import numpy as np
 import tensorflow as tf
-from tfx.components.example_gen import base_example_gen_executor
+from tfx.components.example_gen import utils, write_split
+from tfx.components.util import examples_utils
+from tfx.dsl.components.base import base_beam_executor
+from tfx.proto import example_gen_pb2
+from tfx.types import artifact_utils, standard_component_specs
+from tfx.utils import proto_utils
 
 from components.tfds_example_gen import download
 from components.tfds_example_gen.errors import TfdsExampleGenError
 
 READ_BATCH = 1000
+# Examples per output file at most. A shard is one unit of Beam work, so a distributed runner
+# writes a large dataset's shards in parallel; MNIST's splits are one file each, as TFX's
+# WriteSplit wrote them. Writing a shard in bulk, where WriteSplit handed Beam every record,
+# took MNIST's ExampleGen from 10 s to 3 s on 2 cores (docs/benchmarks.md).
+SHARD_EXAMPLES = 100_000
+# Shards are written here first and renamed into their split folder when complete, so a failed
+# or retried worker leaves no partial file where readers look (the split folders).
+STAGING_DIR = '.incomplete'
 
 
 def _one_line(error: BaseException) -> str:
@@ -180,9 +197,7 @@ def read_split(dataset: str, data_dir: Optional[str], split: str) -> Iterator[by
   try:
     dataset = builder.as_dataset(split=split, decoders=decoders, shuffle_files=False)
   except Exception as e:  # pylint: disable=broad-except  (unknown split, bad slice)
-    raise TfdsExampleGenError(
-        f'{builder.name}: bad split {split!r} (splits: {", ".join(builder.info.splits)}): '
-        f'{_one_line(e)}') from None
+    raise _bad_split(builder, split, e) from None
   yield from examples_of(dataset)
 
 
@@ -203,25 +218,107 @@ def examples_of(dataset: tf.data.Dataset) -> Iterator[bytes]:
     yield from serialize_batch(batch)
 
 
-@beam.ptransform_fn
-@beam.typehints.with_input_types(beam.Pipeline)
-@beam.typehints.with_output_types(bytes)
-def _TfdsToExample(pipeline: beam.Pipeline, exec_properties: Dict[str, Any],
-                   split_pattern: str) -> beam.pvalue.PCollection:
-  dataset, data_dir = exec_properties['dataset'], exec_properties.get('data_dir') or None
-  # Prepared here, in the executor, so a bad name or a failed download stops the component
-  # before any Beam work starts.
-  prepare_builder(dataset, data_dir, exec_properties.get('manual_dir') or None)
-  # No Reshuffle here: TFX's WriteSplit reshuffles before writing, which also spreads one
-  # FlatMap's examples over a distributed runner's workers (a second one took 4.2 s of 11 on
-  # MNIST's 70,000 examples in process, docs/benchmarks.md).
-  return (pipeline
-          | 'Split' >> beam.Create([split_pattern])
-          | 'Read' >> beam.FlatMap(lambda split: read_split(dataset, data_dir, split)))
+def split_size(builder, split: str) -> Optional[int]:
+  """How many examples a split expression of a prepared dataset holds; TfdsExampleGenError for
+  a split the dataset does not have. None where the dataset's info records no splits at all
+  (TFDS's mock data): the reader then finds out."""
+  if not builder.info.splits:
+    return None
+  try:
+    return builder.info.splits[split].num_examples
+  except Exception as e:  # pylint: disable=broad-except  (unknown split, bad slice)
+    raise _bad_split(builder, split, e) from None
 
 
-class Executor(base_example_gen_executor.BaseExampleGenExecutor):
-  """BaseExampleGenExecutor does the splitting and writing; this supplies the records."""
+def _bad_split(builder, split, error: BaseException) -> TfdsExampleGenError:
+  return TfdsExampleGenError(f'{builder.name}: bad split {split!r} (splits: '
+                             f'{", ".join(builder.info.splits)}): {_one_line(error)}')
 
-  def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
-    return _TfdsToExample
+
+def shard_split(split: str, index: int, count: int):
+  """The `index`-th of `count` contiguous, even parts of a split expression, in TFDS's order,
+  as TFDS's reader takes it (the expression itself when count is 1)."""
+  if count == 1:
+    return split
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  return tfds.even_splits(split, count)[index]
+
+
+@dataclasses.dataclass(frozen=True)
+class Shard:
+  """One output file: part `index` of `count` of a TFDS split expression."""
+  split: str
+  index: int
+  count: int
+  path: str
+
+
+def shards_of(split: str, size: Optional[int], split_uri: str) -> List[Shard]:
+  """The shards of a split expression of `size` examples (one when the size is unknown)."""
+  count = max(1, -(-(size or 0) // SHARD_EXAMPLES))
+  return [Shard(split, index, count, os.path.join(
+      split_uri, f'{write_split.DEFAULT_FILE_NAME}-{index:05d}-of-{count:05d}.gz'))
+          for index in range(count)]
+
+
+def write_shard(shard: Shard, dataset: str, data_dir: Optional[str], staging: str) -> int:
+  """Reads, serializes and writes one shard (gzipped TFRecords): first under `staging`, then
+  renamed to its path. Returns the number of examples written."""
+  temporary = os.path.join(staging, f'{uuid.uuid4().hex}.gz')
+  written = 0
+  with tf.io.TFRecordWriter(temporary, options='GZIP') as writer:
+    for record in read_split(dataset, data_dir, shard_split(shard.split, shard.index,
+                                                            shard.count)):
+      writer.write(record)
+      written += 1
+  tf.io.gfile.makedirs(os.path.dirname(shard.path))
+  tf.io.gfile.rename(temporary, shard.path, overwrite=True)
+  beam.metrics.Metrics.counter(write_split.METRICS_NAMESPACE, 'num_instances').inc(written)
+  return written
+
+
+class Executor(base_beam_executor.BaseBeamExecutor):
+  """Writes the standard Examples artifact TFX's ExampleGen writes, one output split per TFDS
+  split expression, a shard per Beam element (the module's docstring)."""
+
+  def Do(self, input_dict: Dict[str, List[Any]], output_dict: Dict[str, List[Any]],
+         exec_properties: Dict[str, Any]) -> None:
+    self._log_startup(input_dict, output_dict, exec_properties)
+    input_config, output_config = example_gen_pb2.Input(), example_gen_pb2.Output()
+    proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY],
+                              input_config)
+    proto_utils.json_to_proto(exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY],
+                              output_config)
+    if output_config.split_config.splits:
+      raise TfdsExampleGenError('TfdsExampleGen writes one output split per TFDS split '
+                                'expression; an output split_config is not supported')
+    examples = artifact_utils.get_single_instance(
+        output_dict[standard_component_specs.EXAMPLES_KEY])
+    names = utils.generate_output_split_names(input_config, output_config)
+    examples.split_names = artifact_utils.encode_split_names(names)
+
+    dataset, data_dir = exec_properties['dataset'], exec_properties.get('data_dir') or None
+    # Prepared here, before any Beam work: a bad name, split or failed download stops the
+    # component with its one line and nothing written.
+    builder = prepare_builder(dataset, data_dir, exec_properties.get('manual_dir') or None)
+    shards = [shard for name, split in zip(names, input_config.splits)
+              for shard in shards_of(split.pattern, split_size(builder, split.pattern),
+                                     artifact_utils.get_split_uri([examples], name))]
+    staging = os.path.join(examples.uri, STAGING_DIR)
+    tf.io.gfile.makedirs(staging)
+    with self._make_beam_pipeline() as pipeline:
+      _ = (pipeline
+           | 'Shards' >> beam.Create(shards)
+           | 'Spread' >> beam.Reshuffle()  # a shard per worker on a distributed runner
+           | 'Write' >> beam.Map(write_shard, dataset, data_dir, staging))
+    missing = [shard.path for shard in shards if not tf.io.gfile.exists(shard.path)]
+    if missing:
+      raise TfdsExampleGenError(f'{dataset}: shards not written: {", ".join(missing)}')
+    tf.io.gfile.rmtree(staging)
+
+    payload_format = exec_properties.get(standard_component_specs.OUTPUT_DATA_FORMAT_KEY)
+    if payload_format:
+      examples_utils.set_payload_format(examples, payload_format)
+    file_format = exec_properties.get(standard_component_specs.OUTPUT_FILE_FORMAT_KEY)
+    if file_format:
+      examples_utils.set_file_format(examples, write_split.to_file_format_str(file_format))

@@ -17,6 +17,9 @@ module. `config` is always the module's custom_config, pipelines.factory.module_
   init        only where set: mlp's and cnn's first weights, a Keras initializer's name or
               'seed' for the seed's N(0, 0.01) (models/common/networks.py:initializer); the
               GANs' judge sets it (the spec's reference_config), and the bench's levers
+  learning_rate, warmup  only where set: the mlp module's (peak) rate and warm-up fraction,
+              fixed by the GANs' judge to the seed's 1e-3 without warm-up (a Tuner's value
+              still wins: tuning.value)
 
 A module derives everything else from the transform output (class count, vocabulary size)
 or from the run's step count (a decaying learning rate).

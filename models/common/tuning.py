@@ -34,8 +34,9 @@ Build = Callable[[Mapping[str, Any], int], keras.Model]
 
 
 def value(config: Mapping[str, Any], space: Space, name: str) -> Any:
-  """The value of hyperparameter `name` a model is built with: the Tuner's, else the seed's."""
-  return config.get(HYPERPARAMETERS, {}).get(name, space[name][0])
+  """The value of hyperparameter `name` a model is built with: the Tuner's, else one the
+  config fixes (the GANs' judge: the spec's reference_config), else the space's first."""
+  return config.get(HYPERPARAMETERS, {}).get(name, config.get(name, space[name][0]))
 
 
 def trainer_config(fn_args: FnArgs) -> Dict[str, Any]:

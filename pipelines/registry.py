@@ -76,11 +76,10 @@ _MLP = _mnist('mlp', 'MNIST multilayer perceptron 784->256->256->10', 0.98, 0.96
               tunable=True)
 # The GANs' judge: the mlp's network as the mlp pipeline trained it until its recipe changed
 # for speed (the seed's N(0, 0.01) weights, Adam from 1e-3 along a cosine without warm-up, 15
-# epochs), trained in the GAN's own pipeline
-# (ReferenceTrainer) so that a GAN run needs no other run first; fixed here, so that a change
-# to the mlp pipeline cannot move the GANs' gates (docs/gans.md: the faster mlp read the same
-# generator's rarest digit at 4.9% where this judge reads 5.15%). Its own accuracy on the eval
-# images is gated too.
+# epochs), trained in the GAN's own pipeline (ReferenceTrainer) so that a GAN run needs no
+# other run first; fixed here, so that a change to the mlp pipeline cannot move the GANs'
+# gates (docs/gans.md: the faster mlp read the same generator's rarest digit at 4.9% where
+# this judge reads 5.15%). Its own accuracy on the eval images is gated too.
 _JUDGE_STEPS = _epochs(15, MNIST_BATCH)
 _JUDGE_CONFIG = (('init', 'seed'), ('learning_rate', 1e-3), ('warmup', 0.0))
 _REFERENCE_ACCURACY = _quality('reference_accuracy', 0.97, max_regression=1.0)

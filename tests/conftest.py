@@ -125,7 +125,7 @@ def mnist_manual_dir() -> str:
 @pytest.fixture(scope='session')
 def tfds_data_dir(tmp_path_factory, mnist_manual_dir) -> str:
   """A TFDS data dir with MNIST prepared once for the whole session, from the manual dir."""
-  from components.tfds_example_gen.executor import prepare_builder  # pylint: disable=g-import-not-at-top
+  from components.tfds_example_gen.prepare import prepare_builder  # pylint: disable=g-import-not-at-top
   data_dir = str(tmp_path_factory.mktemp('tensorflow_datasets'))
   prepare_builder('mnist:3.0.1', data_dir, mnist_manual_dir)
   return data_dir

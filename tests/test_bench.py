@@ -235,6 +235,7 @@ def test_time_to_accuracy_races_the_pipeline_against_the_reference():
           raced['reference_best_accuracy'], raced['ratio']) == (
               0.99, 45.0, 4, 4, 0.9901, 0.992, 0.6)
   assert raced['target_met'] is True
+  assert raced['reference_epoch_seconds'] == [10.0, 10.0]
   assert raced['target'] == "pipeline accuracy >= 0.992 in <= 0.6x the reference's time to 0.99"
   # Slower than 0.6x, or under gate + 0.002, or a reference that never got there: not met.
   assert runs.time_to_accuracy('cnn', dict(first, seconds=27.5), reference)['target_met'] is False
@@ -255,6 +256,10 @@ def test_time_to_accuracy_races_the_pipeline_against_the_reference():
                       'met:']
   mlp = next(line for line in lines if line.startswith('mlp ')).split()
   assert mlp[2:5] == ['not', 'in', '2'] and 'NOT' in mlp
+  assert "  cnn: the reference's epochs after the first took 10.0-10.0 s" in '\n'.join(lines)
+  uneven = _reference([0.97, 0.98, 0.99])
+  uneven['epochs'][2]['seconds'] += 4.5  # epoch 3 took 14.5 s
+  assert runs.time_to_accuracy('cnn', first, uneven)['reference_epoch_seconds'] == [10.0, 14.5]
 
 
 def test_reference_script_for_real(tmp_path, tfds_data_dir):

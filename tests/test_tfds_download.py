@@ -190,13 +190,13 @@ def test_the_component_probes_before_it_writes_and_not_with_a_manual_dir(
   """TfdsExampleGen (it runs without the command line, e.g. in Kubeflow) probes before TFDS's
   builder and download; offline it stops at once and the data dir stays as it was. With a
   manual directory it never probes."""
-  from components.tfds_example_gen import executor  # pylint: disable=g-import-not-at-top
+  from components.tfds_example_gen import prepare  # pylint: disable=g-import-not-at-top
   data_dir = tmp_path / 'tensorflow_datasets'
   message = (f'cannot reach storage.googleapis.com to download mnist (name or service not '
              f'known); put {FILES} in a folder and {download.COMPONENT_REMEDY}')
   started = time.monotonic()
   with pytest.raises(TfdsExampleGenError) as error:
-    executor.prepare_builder(MNIST, str(data_dir), None)
+    prepare.prepare_builder(MNIST, str(data_dir), None)
   assert time.monotonic() - started < 10
   assert str(error.value) == message
   assert not data_dir.exists()
@@ -205,7 +205,7 @@ def test_the_component_probes_before_it_writes_and_not_with_a_manual_dir(
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   builder = tfds.builder(MNIST, data_dir=str(data_dir))
   with pytest.raises(TfdsExampleGenError) as error:
-    executor._check_reachable(builder)  # pylint: disable=protected-access
+    prepare._check_reachable(builder)  # pylint: disable=protected-access
   assert str(error.value) == message
   assert not data_dir.exists()
 
@@ -214,7 +214,7 @@ def test_the_component_probes_before_it_writes_and_not_with_a_manual_dir(
   partial.mkdir()
   (partial / 'train-images-idx3-ubyte.gz').write_bytes(b'')
   with pytest.raises(TfdsExampleGenError, match='lacks files'):
-    executor.prepare_builder(MNIST, str(data_dir), str(partial))
+    prepare.prepare_builder(MNIST, str(data_dir), str(partial))
 
 
 def test_the_probe_imports_no_tensorflow():

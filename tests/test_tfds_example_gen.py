@@ -14,7 +14,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_artifacts
 
 from components.tfds_example_gen import TfdsExampleGen, TfdsExampleGenError
-from components.tfds_example_gen import download, executor
+from components.tfds_example_gen import download, executor, prepare
 
 
 def count_records(pattern: str) -> int:
@@ -101,7 +101,7 @@ def test_executor_on_real_mnist(tmp_path, tfds_data_dir, mnist_manual_dir, monke
 ])
 def test_errors_are_one_line(args, message):
   with pytest.raises(TfdsExampleGenError) as error:
-    executor.prepare_builder(*args)
+    prepare.prepare_builder(*args)
   assert str(error.value) == message
 
 
@@ -109,12 +109,12 @@ def test_empty_and_incomplete_manual_dirs_are_named(tmp_path):
   empty = tmp_path / 'empty'
   empty.mkdir()
   with pytest.raises(TfdsExampleGenError, match=f'TFDS manual directory is empty: {empty}$'):
-    executor.prepare_builder('mnist', str(tmp_path / 'data'), str(empty))
+    prepare.prepare_builder('mnist', str(tmp_path / 'data'), str(empty))
   partial = tmp_path / 'partial'
   partial.mkdir()
   (partial / 'train-images-idx3-ubyte.gz').write_bytes(b'')
   with pytest.raises(TfdsExampleGenError) as error:
-    executor.prepare_builder('mnist', str(tmp_path / 'data'), str(partial))
+    prepare.prepare_builder('mnist', str(tmp_path / 'data'), str(partial))
   assert str(error.value) == (
       f"TFDS manual directory {partial} lacks files of 'mnist': t10k-images-idx3-ubyte.gz, "
       't10k-labels-idx1-ubyte.gz, train-labels-idx1-ubyte.gz')

@@ -1,16 +1,14 @@
 """TfdsExampleGen's executor: TFDS split -> serialized tf.Examples, on Beam.
 
-The dataset is prepared once (downloaded, or read from a manual directory of its original
-files), then each split expression is cut into shards of at most SHARD_EXAMPLES examples. A
+The dataset is prepared once (prepare.py: downloaded, or built from a manual directory of its
+original files), then each split expression is cut into shards of at most SHARD_EXAMPLES examples. A
 shard is one unit of Beam work: read with TFDS's own reader (images kept encoded), serialized a
 batch at a time and written as one gzipped TFRecord file, in TFDS's order, in the layout TFX's
 ExampleGen writes (split folders, `data_tfrecord-*.gz`, payload and file format recorded).
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
 import os
 import uuid
 from typing import Any, Dict, Iterator, List, Optional
@@ -25,119 +23,18 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from components.tfds_example_gen import download
 from components.tfds_example_gen.errors import TfdsExampleGenError
+from components.tfds_example_gen.prepare import one_line, prepare_builder
 
 READ_BATCH = 1000
 # Examples per output file at most. A shard is one unit of Beam work, so a distributed runner
 # writes a large dataset's shards in parallel; MNIST's splits are one file each, as TFX's
-# WriteSplit wrote them. Writing a shard in bulk, where WriteSplit handed Beam every record,
-# took MNIST's ExampleGen from 10 s to 3 s on 2 cores (docs/benchmarks.md).
+# WriteSplit wrote them. A shard is written in bulk, where WriteSplit handed Beam every record:
+# half of MNIST's ExampleGen time (docs/benchmarks.md).
 SHARD_EXAMPLES = 100_000
 # Shards are written here first and renamed into their split folder when complete, so a failed
 # or retried worker leaves no partial file where readers look (the split folders).
 STAGING_DIR = '.incomplete'
-
-
-def _one_line(error: BaseException) -> str:
-  text = ' '.join(str(error).split())
-  return text[:300] + ('...' if len(text) > 300 else '')
-
-
-def prepare_builder(dataset: str, data_dir: Optional[str], manual_dir: Optional[str]):
-  """Returns a TFDS builder whose data is prepared, or raises TfdsExampleGenError."""
-  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-
-  if manual_dir is not None:
-    if not os.path.isdir(manual_dir):
-      raise TfdsExampleGenError(f'TFDS manual directory does not exist: {manual_dir}')
-    if not os.listdir(manual_dir):
-      raise TfdsExampleGenError(f'TFDS manual directory is empty: {manual_dir}')
-  probed = False
-  if not manual_dir and data_dir:
-    # Before the builder: for a dataset not prepared yet it asks TFDS's bucket for the
-    # dataset's info, which takes minutes of retries behind an unreachable proxy.
-    files = download.needs_download(dataset, data_dir)
-    if files:
-      download.check_reachable(dataset, files)
-      probed = True
-  try:
-    builder = tfds.builder(dataset, data_dir=data_dir)
-  except tfds.core.registered.DatasetNotFoundError:
-    raise TfdsExampleGenError(f'unknown TFDS dataset {dataset!r}') from None
-  except Exception as e:  # pylint: disable=broad-except  (bad version strings and the like)
-    raise TfdsExampleGenError(f'cannot load TFDS dataset {dataset!r}: {_one_line(e)}') from None
-  if manual_dir and not _is_prepared(builder):
-    # TFDS looks for each original file by name in the manual directory and silently falls
-    # back to downloading it (minutes of retries offline); name the missing ones instead.
-    missing = sorted(info.filename for info in (builder.url_infos or {}).values()
-                     if info.filename and not os.path.exists(os.path.join(manual_dir, info.filename)))
-    if missing:
-      raise TfdsExampleGenError(
-          f'TFDS manual directory {manual_dir} lacks files of {dataset!r}: {", ".join(missing)}')
-  if not manual_dir and not probed and not _is_prepared(builder):
-    _check_reachable(builder)
-  config = tfds.download.DownloadConfig(manual_dir=manual_dir) if manual_dir else None
-  try:
-    with _prepare_lock(builder.data_dir):  # two pipelines preparing the same dataset at once
-      builder.download_and_prepare(download_config=config)
-  except Exception as e:  # pylint: disable=broad-except
-    if manual_dir:
-      raise TfdsExampleGenError(
-          f'TFDS could not prepare {dataset!r} from manual directory {manual_dir} (is every '
-          f'original file of the dataset there?): {_one_line(e)}') from None
-    files = ', '.join(sorted(set(download.file_names(builder.url_infos).values())))
-    raise TfdsExampleGenError(
-        f'TFDS could not download {dataset!r} ({_one_line(e)}); put '
-        f'{files or "its original files"} in a folder and {download.COMPONENT_REMEDY}') from None
-  return builder
-
-
-def _check_reachable(builder) -> None:
-  """Before TFDS downloads (minutes of retries when offline): one short probe of the hosts of
-  the files not yet in TFDS's download folder. Nothing is written before it, so a failed probe
-  leaves the data dir as it was; the error names the files a manual directory needs."""
-  from tensorflow_datasets.core.download import resource  # pylint: disable=g-import-not-at-top
-
-  url_infos = builder.url_infos or {}
-  downloads = os.path.join(os.fspath(builder.data_dir_root), 'downloads')
-  pending = [url for url, info in url_infos.items()
-             if not resource.Resource.exists_locally(
-                 os.path.join(downloads, resource.get_dl_fname(url, info.checksum)))]
-  try:
-    download.check_reachable(builder.name, download.file_names(url_infos), pending)
-  except TfdsExampleGenError:
-    if not _prepared_meanwhile(builder):
-      raise
-
-
-def _prepared_meanwhile(builder) -> bool:
-  """Whether another pipeline holding the prepare lock (e.g. from its manual directory) has
-  prepared the dataset by the time it lets go; False at once when no lock file exists."""
-  if '://' in builder.data_dir or not os.path.exists(download.lock_path(builder.data_dir)):
-    return False
-  with _prepare_lock(builder.data_dir):
-    return _is_prepared(builder)
-
-
-@contextlib.contextmanager
-def _prepare_lock(dataset_dir: str):
-  """Holds an exclusive lock beside `dataset_dir` (local data dirs only): a second pipeline
-  waits for the first to finish preparing instead of preparing into the same folder."""
-  if '://' in dataset_dir:
-    yield
-    return
-  os.makedirs(os.path.dirname(dataset_dir), exist_ok=True)
-  with open(download.lock_path(dataset_dir), 'a') as lock:
-    fcntl.flock(lock, fcntl.LOCK_EX)
-    try:
-      yield
-    finally:
-      fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def _is_prepared(builder) -> bool:
-  return os.path.exists(os.path.join(builder.data_dir, 'dataset_info.json'))
 
 
 def _kind(value: np.ndarray) -> str:
@@ -232,7 +129,7 @@ def split_size(builder, split: str) -> Optional[int]:
 
 def _bad_split(builder, split, error: BaseException) -> TfdsExampleGenError:
   return TfdsExampleGenError(f'{builder.name}: bad split {split!r} (splits: '
-                             f'{", ".join(builder.info.splits)}): {_one_line(error)}')
+                             f'{", ".join(builder.info.splits)}): {one_line(error)}')
 
 
 def shard_split(split: str, index: int, count: int):

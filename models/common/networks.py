@@ -27,8 +27,7 @@ def mlp(image: keras.KerasTensor, name: str, learning_rate: float,
   over decay_steps, after a linear rise over their `warmup` fraction: training.learning_rate).
 
   He-normal weights where the seed drew N(0, 0.01) (`init`: initializer): those kept the ReLU
-  activations tiny, so the first epochs were spent growing them; mlp reaches 0.98 in 8 epochs
-  instead of 15 (docs/benchmarks.md).
+  activations tiny, so the first epochs were spent growing them (docs/benchmarks.md).
   """
   init = initializer(init)
   x = keras.layers.Flatten()(image)

@@ -95,7 +95,7 @@ def prepare_mnist(data_dir: str, manual_dir: Optional[str], log_dir: str) -> Dic
     missing = [f for f in MNIST_FILES if not os.path.isfile(os.path.join(manual_dir, f))]
     if missing:
       raise BenchError(f'MNIST missing: {manual_dir} lacks {", ".join(missing)}')
-  code = ('import sys; from components.tfds_example_gen.executor import prepare_builder, '
+  code = ('import sys; from components.tfds_example_gen.prepare import prepare_builder, '
           'TfdsExampleGenError\n'
           'try:\n  prepare_builder(sys.argv[1], sys.argv[2], sys.argv[3] or None)\n'
           'except TfdsExampleGenError as e:\n  print("tfzoo: " + str(e)); sys.exit(1)\n')
@@ -235,6 +235,10 @@ def time_to_accuracy(model: str, first: Dict[str, Any],
                              if e['epoch'] == epochs), None)
   accuracy = first['metric']['value']
   ratio = round(first['seconds'] / reached['seconds'], 2) if reached else None
+  # Epochs after the first, of a fixed script: their spread is the machine's noise, the
+  # scale on which one run's ratio can be read.
+  ends = [e['seconds'] for e in reference['epochs']]
+  lengths = [later - earlier for earlier, later in zip(ends, ends[1:])]
   target = round(gate + TARGET_MARGIN, 4)
   return {
       'gate': gate,
@@ -243,6 +247,8 @@ def time_to_accuracy(model: str, first: Dict[str, Any],
       'pipeline_epochs': epochs,
       'reference_accuracy_at_pipeline_epochs': at_pipeline_epochs,
       'reference_best_accuracy': max(e['test_accuracy'] for e in reference['epochs']),
+      'reference_epoch_seconds': ([round(min(lengths), 1), round(max(lengths), 1)]
+                                  if lengths else None),
       'pipeline_seconds': first['seconds'],
       'pipeline_accuracy': accuracy,
       'ratio': ratio,

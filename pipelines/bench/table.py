@@ -82,6 +82,11 @@ def format_table(result: Mapping[str, Any]) -> str:
         lines.append(f'{name:<8}{r["gate"]:>6}{to_gate:>20}{at:>14}{r["pipeline_seconds"]:>10.1f}'
                      f'{_g(r["pipeline_accuracy"]):>10}{ratio:>8}  '
                      f'{"met" if r["target_met"] else "NOT met"}: {r["target"]}')
+      for name, r in raced.items():
+        if r.get('reference_epoch_seconds'):
+          low, high = r['reference_epoch_seconds']
+          lines.append(f'  {name}: the reference\'s epochs after the first took {low:.1f}-'
+                       f'{high:.1f} s (a fixed script: the spread is this machine\'s noise)')
     lines += ['', 'plain Keras, in-process split (s): import / load data / build / train / '
               'evaluate']
     for name, m in models.items():

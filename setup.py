@@ -12,5 +12,5 @@ setup(
     python_requires='>=3.9,<3.11',
     packages=find_packages(include=['pipelines', 'pipelines.*', 'components', 'components.*',
                                     'models', 'models.*']),
-    entry_points={'console_scripts': ['tfzoo=pipelines.cli:main']},
+    entry_points={'console_scripts': ['tfzoo=pipelines.cli:console']},
 )

@@ -293,6 +293,33 @@ def test_cli_refuses_bad_arguments_fast_with_one_line():
   assert time.time() - started < 5 * len(cases)
 
 
+@pytest.mark.parametrize('thread', [False, True])
+def test_cli_exit_skips_pythons_teardown_after_tensorflow(tmp_path, thread):
+  """`tfzoo`'s exit (pipelines.cli.exit_process): with TensorFlow loaded, the status, what
+  was printed and the exit handlers' work reach the caller, and the process ends there, without
+  unwinding into Python's shutdown (no `finally` after it runs); a thread Python would wait
+  for gets the ordinary exit (SystemExit), and the thread finishes."""
+  code = f"""
+import atexit, threading, time
+import tensorflow
+from pipelines.cli import exit_process
+atexit.register(lambda: open({str(tmp_path / 'exit_handler')!r}, 'w').close())
+if {thread}:
+  threading.Thread(target=lambda: (time.sleep(1), open({str(tmp_path / 'thread')!r}, 'w').close())).start()
+print('said', end='')
+try:
+  exit_process(3)
+finally:
+  print(' and unwound', end='')
+"""
+  result = subprocess.run([sys.executable, '-c', code], cwd=REPO, capture_output=True,
+                          text=True, timeout=120)
+  assert result.returncode == 3, result.stderr
+  assert result.stdout == ('said and unwound' if thread else 'said')
+  assert (tmp_path / 'exit_handler').exists()
+  assert (tmp_path / 'thread').exists() is thread
+
+
 def test_cli_lists_models():
   result = _cli('list')
   assert result.returncode == 0

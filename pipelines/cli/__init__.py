@@ -22,10 +22,12 @@ failing component is named).
 """
 from __future__ import annotations
 
+import atexit
 import importlib
 import os
 import sys
-from typing import List, Optional
+import threading
+from typing import List, NoReturn, Optional
 
 from pipelines import registry
 from pipelines.cli.common import EXIT_FAILED, EXIT_OK, CliError, say
@@ -71,3 +73,24 @@ def main(argv: Optional[List[str]] = None) -> int:
       raise
     say(str(e))  # an ML Metadata store that cannot be used: one line, whatever the command
     return EXIT_FAILED
+
+
+def console() -> NoReturn:
+  """The `tfzoo` command and `python -m pipelines.cli`: main(), then the process's end."""
+  exit_process(main())
+
+
+def exit_process(status: int) -> NoReturn:
+  """Ends the process with `status`. Once TensorFlow is loaded, Python's own shutdown (the
+  teardown of every module and what it holds) took 2.4-2.9 s after a pipeline run's last line
+  (docs/benchmarks.md); so the exit handlers run (logging's flush, temporary files) and the
+  process ends without that teardown. Where TensorFlow was never imported, or a thread that
+  Python would wait for still runs, the ordinary exit."""
+  waited_for = [t for t in threading.enumerate()
+                if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+  if 'tensorflow' not in sys.modules or waited_for:
+    sys.exit(status)
+  atexit._run_exitfuncs()  # pylint: disable=protected-access
+  sys.stdout.flush()
+  sys.stderr.flush()
+  os._exit(status)  # pylint: disable=protected-access

@@ -304,8 +304,11 @@ import atexit, threading, time
 import tensorflow
 from pipelines.cli import exit_process
 atexit.register(lambda: open({str(tmp_path / 'exit_handler')!r}, 'w').close())
+def finish():
+  time.sleep(1)
+  open({str(tmp_path / 'thread')!r}, 'w').close()
 if {thread}:
-  threading.Thread(target=lambda: (time.sleep(1), open({str(tmp_path / 'thread')!r}, 'w').close())).start()
+  threading.Thread(target=finish).start()
 print('said', end='')
 try:
   exit_process(3)

@@ -26,7 +26,7 @@ SPACE = {
     'dropout': (0.3, 0.5, 0.2),  # the seed's keep_prob 0.7 first
 }
 SEED = 42
-WARMUP = 0.2  # of the steps: the one-cycle's rise
+WARMUP = training.ONE_CYCLE_WARMUP
 BFLOAT16 = True  # may train in mixed bfloat16 (training.training_precision; the bench's too)
 
 

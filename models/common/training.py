@@ -51,6 +51,10 @@ def dataset(fn_args: FnArgs, file_pattern: List[str],
       tf_transform_output.transformed_metadata.schema).repeat()
 
 
+# The share of the steps over which the one-cycle rate rises (cnn's and mlp's `warmup`).
+ONE_CYCLE_WARMUP = 0.2
+
+
 def learning_rate(base: float, decay_steps: Optional[int], warmup: float = 0.0):
   """The MNIST classifiers' schedule: `base` decaying to 0 along a cosine over the run's steps
   (constant `base` when decay_steps is None, e.g. in unit tests of one step). With `warmup` (a

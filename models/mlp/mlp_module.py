@@ -17,14 +17,14 @@ import keras
 import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from models.common import images, networks, tuning
+from models.common import images, networks, training, tuning
 
 SPACE = {
     'learning_rate': (3e-3, 1e-3, 5e-3),  # the one-cycle's peak
     'units': (256, 512, 128),  # each hidden layer
 }
 SEED = 42
-WARMUP = 0.2  # of the steps: the one-cycle's rise
+WARMUP = training.ONE_CYCLE_WARMUP
 
 
 # Called by run_fn and the tests (the contract: models/common/contract.py).

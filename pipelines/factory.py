@@ -1,6 +1,7 @@
 """The one pipeline factory: any ModelSpec -> the same TFX DAG.
 
-  CsvExampleGen | TfdsExampleGen -> StatisticsGen (+ ImportSchemaGen: the curated schema)
+  CsvExampleGen | TfdsExampleGen -> StatisticsGen (in process on the local runner)
+  (+ ImportSchemaGen: the curated schema)
   -> StrictExampleValidator (anomalies stop the run) -> DriftValidator (so does drift from the
   served model's training data) -> Transform -> (--tune: Tuner ->) Trainer
   (+ ReferenceTrainer: the GANs' judge)
@@ -20,7 +21,8 @@ from typing import Dict, Iterator, List, Optional, Sequence
 
 # tfx.v1's classes imported from their modules: `from tfx import v1` also imports every
 # extension (Google Cloud AI Platform's: about 4 s of every run's start, used by nothing here).
-from tfx.components import CsvExampleGen, Evaluator, StatisticsGen, Transform
+from tfx.components import CsvExampleGen, Evaluator, Transform
+import tensorflow_data_validation as tfdv
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
 from tfx.dsl.components.common.resolver import Resolver
 from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
@@ -33,6 +35,7 @@ from tfx.types.channel import Channel
 from components.atomic_pusher import AtomicPusher
 from components.drift_validator import DriftValidator, load_config
 from components.infra_validator.component import ServingInfraValidator
+from components.local_statistics_gen.component import LocalStatisticsGen
 from components.quality_evaluator import QualityEvaluator, QualityGate
 from components.recorded_tuner.component import RecordedTuner
 from components.resumable_trainer import ResumableTrainer
@@ -201,9 +204,13 @@ def _create_pipeline(spec: registry.ModelSpec, paths: Paths, beam_args, data_pat
 
   example_gen = _example_gen(spec, data_path, paths, tfds_manual_dir, placement)
   schema_gen = ImportSchemaGen(schema_file=placement.schema(spec, paths))
-  # With the schema, a categorical integer (MNIST's label) gets counts per value.
-  statistics_gen = StatisticsGen(examples=example_gen.outputs['examples'],
-                                 schema=schema_gen.outputs['schema'])
+  # With the schema, a categorical integer (MNIST's label) gets counts per value. Top values
+  # and unique counts from TFDV's sketches on every runner, so that the statistics computed in
+  # process (the local runner) and on Beam are the same (components/local_statistics_gen).
+  statistics_gen = LocalStatisticsGen(
+      examples=example_gen.outputs['examples'], schema=schema_gen.outputs['schema'],
+      stats_options=tfdv.StatsOptions(use_sketch_based_topk_uniques=True)).with_id(
+          'StatisticsGen')
   example_validator = StrictExampleValidator(
       statistics=statistics_gen.outputs['statistics'],
       schema=schema_gen.outputs['schema']).with_id('ExampleValidator')

@@ -6,7 +6,9 @@ import collections
 import glob
 import json
 import os
+import types
 
+import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
@@ -65,9 +67,9 @@ def test_executor_on_a_tfds_mock(tmp_path, monkeypatch):
 
 
 def test_executor_on_real_mnist(tmp_path, tfds_data_dir, mnist_manual_dir, monkeypatch):
-  """TFDS's examples exactly, in TFDS's order, a split in shards of at most SHARD_EXAMPLES
-  (here 120: the 300 training examples in three files, the 200 eval ones in two), nothing
-  left in the staging folder."""
+  """TFDS's examples exactly (as TFDS's reader reads them), in TFDS's order, a split in shards
+  of at most SHARD_EXAMPLES (here 120: the 300 training examples in three files, the 200 eval
+  ones in two), nothing left in the staging folder."""
   monkeypatch.setattr(executor, 'SHARD_EXAMPLES', 120)
   examples = run_executor(tmp_path, TfdsExampleGen(
       'mnist:3.0.1', splits={'train[:300]': 'train', 'test[:200]': 'eval'},
@@ -81,7 +83,7 @@ def test_executor_on_real_mnist(tmp_path, tfds_data_dir, mnist_manual_dir, monke
         f'data_tfrecord-{i:05d}-of-{count:05d}.gz' for i in range(count)]
     written = tf.data.TFRecordDataset(files, compression_type='GZIP').as_numpy_iterator()
     assert contents(written) == contents(executor.read_split('mnist:3.0.1', tfds_data_dir,
-                                                             expression))
+                                                             expression, copy_stored=False))
   assert sorted(os.listdir(examples.uri)) == ['Split-eval', 'Split-train']
   # The real test split: its label histogram is the published one of the t10k files.
   labels = collections.Counter()
@@ -92,6 +94,42 @@ def test_executor_on_real_mnist(tmp_path, tfds_data_dir, mnist_manual_dir, monke
                                             1009]
   image = tf.io.decode_png(features['image'].bytes_list.value[0])
   assert image.shape == (28, 28, 1) and int(tf.reduce_max(image)) == 255
+
+
+@pytest.mark.parametrize('split', ['train', 'test[:1000]', 'train[10:20%]', 'test[-300:]',
+                                   executor.shard_split('train', 1, 3)])
+def test_mnists_stored_records_are_the_examples_tfds_reader_gives(tfds_data_dir, split):
+  """MNIST's stored records (an encoded image and a class id) are copied as they are: the same
+  tf.Example messages, in the same order, as TFDS's reader parsed and serialized again."""
+  builder = tfds.builder('mnist:3.0.1', data_dir=tfds_data_dir)
+  assert executor.stored_as_written(builder)
+  copied = list(executor.read_split('mnist:3.0.1', tfds_data_dir, split))
+  read = list(executor.read_split('mnist:3.0.1', tfds_data_dir, split, copy_stored=False))
+  assert len(copied) == builder.info.splits[split].num_examples == len(read)
+  assert [tf.train.Example.FromString(r) for r in copied] == [
+      tf.train.Example.FromString(r) for r in read]
+
+
+def _builder(features, file_format='tfrecord'):
+  info = types.SimpleNamespace(features=tfds.features.FeaturesDict(features),
+                               file_format=tfds.core.file_adapters.FileFormat(file_format))
+  return types.SimpleNamespace(info=info)
+
+
+@pytest.mark.parametrize('features, file_format, copied', [
+    ({'image': tfds.features.Image(shape=(28, 28, 1)), 'label': tfds.features.ClassLabel(
+        num_classes=10), 'text': tfds.features.Text(), 'size': tfds.features.Scalar(np.float32),
+      'box': tfds.features.Tensor(shape=(4,), dtype=np.float32)}, 'tfrecord', True),
+    ({'label': tfds.features.ClassLabel(num_classes=10)}, 'array_record', False),
+    ({'points': tfds.features.Tensor(shape=(None, 2), dtype=np.float32)}, 'tfrecord', False),
+    ({'mask': tfds.features.Tensor(shape=(4,), dtype=np.uint8,
+                                   encoding=tfds.features.Encoding.ZLIB)}, 'tfrecord', False),
+    ({'boxes': tfds.features.BBoxFeature()}, 'tfrecord', False),
+    ({'frames': tfds.features.Sequence(tfds.features.Scalar(np.int64))}, 'tfrecord', False),
+])
+def test_stored_records_are_copied_only_where_reading_changes_nothing(features, file_format,
+                                                                      copied):
+  assert executor.stored_as_written(_builder(features, file_format)) == copied
 
 
 @pytest.mark.parametrize('args, message', [

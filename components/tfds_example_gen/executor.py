@@ -5,6 +5,8 @@ original files), then each split expression is cut into shards of at most SHARD_
 shard is one unit of Beam work: read with TFDS's own reader (images kept encoded), serialized a
 batch at a time and written as one gzipped TFRecord file, in TFDS's order, in the layout TFX's
 ExampleGen writes (split folders, `data_tfrecord-*.gz`, payload and file format recorded).
+Where TFDS's stored records already are those examples (MNIST's: an encoded image and a class
+id), they are copied as they are instead (stored_as_written).
 """
 from __future__ import annotations
 
@@ -78,12 +80,18 @@ def serialize_batch(batch: Dict[str, np.ndarray]) -> Iterator[bytes]:
     yield example.SerializeToString()
 
 
-def read_split(dataset: str, data_dir: Optional[str], split: str) -> Iterator[bytes]:
+def read_split(dataset: str, data_dir: Optional[str], split: str,
+               copy_stored: bool = True) -> Iterator[bytes]:
   """Serialized tf.Examples of one TFDS split expression of a prepared dataset, images still
-  encoded. Takes names, not a builder, so Beam workers can run it."""
+  encoded. Takes names, not a builder, so Beam workers can run it. The stored records as they
+  are where they already are these examples (`copy_stored` and stored_as_written), else read
+  with TFDS's reader and serialized again."""
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
 
   builder = tfds.builder(dataset, data_dir=data_dir)
+  if copy_stored and split_size(builder, split) and stored_as_written(builder):
+    yield from stored_records(builder.info.splits[split].file_instructions)
+    return
   features = builder.info.features
   nested = [k for k, f in features.items() if isinstance(f, tfds.features.FeaturesDict)]
   if nested:
@@ -96,6 +104,41 @@ def read_split(dataset: str, data_dir: Optional[str], split: str) -> Iterator[by
   except Exception as e:  # pylint: disable=broad-except  (unknown split, bad slice)
     raise _bad_split(builder, split, e) from None
   yield from examples_of(dataset)
+
+
+def stored_as_written(builder) -> bool:
+  """Whether the dataset's stored records already are the tf.Examples read_split would write.
+
+  TFDS stores a TFRECORD dataset as serialized tf.Examples, one key per top-level feature.
+  read_split parses each record, decodes it (images skipped: still encoded) and serializes it
+  again, which gives back the same message when every feature's decoding only reshapes its
+  values: an encoded image kept encoded, a class id, a text, a fixed-shape tensor stored
+  without an encoding (the same numbers, flattened in the same order). Then the records can be
+  copied as they are (stored_records), without TFDS's per-record parsing (docs/benchmarks.md).
+  """
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+
+  if builder.info.file_format != tfds.core.file_adapters.FileFormat.TFRECORD:
+    return False
+  for feature in builder.info.features.values():
+    if isinstance(feature, tfds.features.Image):
+      continue  # read_split skips its decoding
+    if not isinstance(feature, tfds.features.Tensor) or type(feature) not in (
+        tfds.features.Tensor, tfds.features.ClassLabel, tfds.features.Text,
+        tfds.features.Scalar):
+      return False
+    if feature._encoding != tfds.features.Encoding.NONE or None in feature.shape:  # pylint: disable=protected-access
+      return False
+  return True
+
+
+def stored_records(file_instructions) -> Iterator[bytes]:
+  """The stored records a split expression's file instructions name, in their order (the
+  dataset's files in order, each from the expression's first example in it)."""
+  for instruction in file_instructions:
+    records = tf.data.TFRecordDataset(instruction.filename).skip(instruction.skip)
+    for batch in records.take(instruction.take).batch(READ_BATCH).as_numpy_iterator():
+      yield from batch
 
 
 def examples_of(dataset: tf.data.Dataset) -> Iterator[bytes]:

@@ -61,10 +61,12 @@ def _feature(feature) -> FeatureStats:
       values = [(b.label, b.sample_count) for b in stats.rank_histogram.buckets]
     return FeatureStats(name=name, kind='categorical', missing=stats.common_stats.num_missing,
                         values=values, summary={'unique': stats.unique})
-  stats = feature.bytes_stats
+  stats = feature.bytes_stats  # an image domain's: sizes (TFDV counts no distinct values)
+  summary = {'unique': stats.unique} if stats.unique else {}
   return FeatureStats(name=name, kind='bytes', missing=stats.common_stats.num_missing,
-                      summary={'unique': stats.unique, 'mean bytes': stats.avg_num_bytes,
-                               'max bytes': stats.max_num_bytes})
+                      summary=dict(summary, **{'mean bytes': stats.avg_num_bytes,
+                                               'min bytes': stats.min_num_bytes,
+                                               'max bytes': stats.max_num_bytes}))
 
 
 def statistics(uri: str) -> List[SplitStats]:

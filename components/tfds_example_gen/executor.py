@@ -6,7 +6,8 @@ shard is one unit of Beam work: read with TFDS's own reader (images kept encoded
 batch at a time and written as one gzipped TFRecord file, in TFDS's order, in the layout TFX's
 ExampleGen writes (split folders, `data_tfrecord-*.gz`, payload and file format recorded).
 Where TFDS's stored records already are those examples (MNIST's: an encoded image and a class
-id), they are copied as they are instead (stored_as_written).
+id), they are copied as they are instead (stored_as_written), file after file: the same order
+for a split stored in one file (MNIST's), where TFDS's reader interleaves several files.
 """
 from __future__ import annotations
 

@@ -9,7 +9,8 @@ A ROW is `name:setting=value,...` over the settings below; unnamed ones keep the
 cnn's previous recipe (the seed's N(0, 0.01) weights, float32 and batch of 100, the seed's Adam
 1e-3 decayed to zero along a cosine, 8 epochs). What cnn trains with now is
 `pipeline:init=he_normal,batch=250,lr=3e-3,warmup=0.2,epochs=4,precision=auto`; `network=mlp`
-trains the mlp's network, whose pipeline recipe is `mlp:network=mlp,init=he_normal,epochs=8`.
+trains the mlp's network, whose pipeline recipe is
+`mlp:network=mlp,init=he_normal,lr=3e-3,warmup=0.2,epochs=3`.
 The network is the module's `build_model` with the row's `init` (models/common/networks.py:
 initializer), compiled again with the row's optimizer. The schedule
 and the precision are the Trainer's own (models/common/training.py: `learning_rate`, and

@@ -224,6 +224,13 @@ def _same_outputs(in_memory: dict, other: dict) -> None:
 @pytest.mark.parametrize('mode', ['multi_processing', 'portable'])
 def test_runner_gives_the_same_outputs_as_in_memory(runs, mode):
   _same_outputs(runs['in_memory'], runs[mode])
+  # StatisticsGen computed its statistics in process in memory, on Beam on the other runner.
+  computed = {name: run['summary'].component('StatisticsGen').outputs['statistics'][0]
+              .custom_properties['computed'].string_value
+              for name, run in (('in_memory', runs['in_memory']), (mode, runs[mode]))}
+  assert computed == {'in_memory': 'in process', mode: {
+      'multi_processing': 'on Beam (the direct runner runs multi_processing with 2 workers)',
+      'portable': 'on Beam (the runner is PortableRunner)'}[mode]}
 
 
 def test_malformed_beam_args_are_refused_with_one_line(tmp_path):

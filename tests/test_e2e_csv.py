@@ -279,6 +279,8 @@ def test_report_of_every_run_in_a_browser(project, home, tmp_path):
                   for m in [by_output['']['']])
   [statistics] = [a for a in store.get_artifacts_by_type('ExampleStatistics')
                   if os.path.isdir(a.uri)][-1:]
+  # On the default runner StatisticsGen computed them in process (local_statistics_gen).
+  assert statistics.custom_properties['computed'].string_value == 'in process'
   rows = {split: tfdv.load_stats_binary(os.path.join(statistics.uri, f'Split-{split}',
                                                      'FeatureStats.pb')).datasets[0].num_examples
           for split in ('train', 'eval')}

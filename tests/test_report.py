@@ -72,6 +72,11 @@ def _write_statistics(uri: str) -> None:
     image.path.step.append('image')
     image.string_stats.top_values.add(value=data.BYTES_PLACEHOLDER, frequency=1)
     image.string_stats.unique = rows
+    picture = dataset.features.add()  # an image domain's feature: TFDV measures its bytes
+    picture.path.step.append('picture')
+    picture.bytes_stats.avg_num_bytes = 276.5
+    picture.bytes_stats.min_num_bytes = 140
+    picture.bytes_stats.max_num_bytes = 420
     os.makedirs(os.path.join(uri, f'Split-{split}'))
     with open(os.path.join(uri, f'Split-{split}', 'FeatureStats.pb'), 'wb') as f:
       f.write(stats.SerializeToString())
@@ -81,12 +86,15 @@ def test_statistics_schema_and_anomalies(tmp_path):
   _write_statistics(str(tmp_path / 'stats'))
   splits = {s.split: s for s in data.statistics(str(tmp_path / 'stats'))}
   assert {k: s.examples for k, s in splits.items()} == {'train': 60, 'eval': 10}
-  label, image = splits['train'].features
+  label, image, picture = splits['train'].features
   assert label.kind == 'numeric' and [c for _, _, c in label.buckets] == [6.0] * 10
   assert image.kind == 'bytes' and image.summary['unique'] == 60  # no bar chart of raw bytes
+  assert picture.kind == 'bytes' and picture.summary == {  # no distinct count TFDV never made
+      'mean bytes': 276.5, 'min bytes': 140, 'max bytes': 420}
   schema_dir = os.path.join(registry.get_spec('cnn').source.schema_path)
   features = {f.name: f for f in data.schema(os.path.dirname(schema_dir))}
   assert features['label'].type == 'int' and features['label'].domain.startswith('integers 0 to 9')
+  assert features['image'].domain == 'an encoded image'
   animals = {f.name: f for f in data.schema(os.path.dirname(
       registry.get_spec('classifier').source.schema_path))}
   assert animals['species'].domain == 'one of: other, mammal, bird'

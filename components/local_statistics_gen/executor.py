@@ -45,6 +45,8 @@ from tfx_bsl.tfxio import dataset_options
 # Examples decoded and fed to the generators at once: large batches amortize each generator's
 # per-batch Python; memory stays bounded by one batch plus the generators' sketches.
 BATCH_SIZE = 10_000
+# Recorded on the statistics artifact (ML Metadata): 'in process', or 'on Beam (<why>)'.
+COMPUTED_PROPERTY = 'computed'
 IN_PROCESS, ON_BEAM = 'in process', 'on Beam'
 
 
@@ -73,10 +75,9 @@ def beam_needed(beam_args: List[str], options: tfdv.StatsOptions,
     if asked:
       return f'the options ask for {name}'
   try:
-    generators = stats_impl.get_generators(options, in_memory=True)
+    stats_impl.get_generators(options, in_memory=True)
   except TypeError as e:  # a custom generator that is not a combiner
     return str(e)
-  del generators
   return None
 
 
@@ -105,8 +106,9 @@ class Executor(tfx_executor.Executor):
               if options else 'TFX refuses a schema both as input and in the options')
     statistics = artifact_utils.get_single_instance(output_dict[specs.STATISTICS_KEY])
     if reason:
-      logging.info('StatisticsGen: statistics on Beam (%s).', reason)
+      logging.info('StatisticsGen: statistics %s (%s).', ON_BEAM, reason)
       super().Do(input_dict, output_dict, exec_properties)
+      statistics.set_string_custom_property(COMPUTED_PROPERTY, f'{ON_BEAM} ({reason})')
       return
     examples = artifact_utils.get_single_instance(input_dict[specs.EXAMPLES_KEY])
     excluded = json_utils.loads(exec_properties.get(specs.EXCLUDE_SPLITS_KEY, 'null')) or []
@@ -135,6 +137,7 @@ class Executor(tfx_executor.Executor):
         f.write(result.SerializeToString())
       logging.info('StatisticsGen: statistics for split %s %s, written to %s.', split,
                    IN_PROCESS, path)
+    statistics.set_string_custom_property(COMPUTED_PROPERTY, IN_PROCESS)
 
 
 def _options(input_dict, exec_properties) -> Optional[tfdv.StatsOptions]:

@@ -84,6 +84,31 @@ def node_states(metadata_path: str) -> Dict[str, str]:
   return {c.node: c.state for c in run.components}
 
 
+def _rounded(value):
+  """Floats to 9 significant digits, in nested dicts and lists."""
+  if isinstance(value, dict):
+    return {k: _rounded(v) for k, v in value.items()}
+  if isinstance(value, list):
+    return [_rounded(v) for v in value]
+  if isinstance(value, float):
+    return float(f'{value:.9g}')
+  return value
+
+
+def statistics_dict(uri: str, split: str) -> dict:
+  """A StatisticsGen artifact's statistics of one split as a dict, to compare two runs' with
+  `==`: floats to 9 significant digits (partial sums merged in another order) and each
+  dataset's features sorted by path (merged in another order)."""
+  from google.protobuf import json_format  # pylint: disable=g-import-not-at-top
+  from tensorflow_metadata.proto.v0 import statistics_pb2  # pylint: disable=g-import-not-at-top
+  with open(os.path.join(uri, f'Split-{split}', 'FeatureStats.pb'), 'rb') as f:
+    stats = statistics_pb2.DatasetFeatureStatisticsList.FromString(f.read())
+  stats = _rounded(json_format.MessageToDict(stats))
+  for dataset in stats['datasets']:
+    dataset['features'].sort(key=lambda feature: feature['path']['step'])
+  return stats
+
+
 # The test files that run pipelines, the longest first (`make test --durations=0`, 2 cores,
 # docs/testing.md): `make test` hands whole files to its two processes in this order
 # (--no-loadscope-reorder), so that the long ones start first and neither process is left

@@ -17,7 +17,7 @@ from typing import List
 import psutil
 import pytest
 
-from conftest import REPO, run_tfzoo, start_tfzoo
+from conftest import REPO, run_tfzoo, start_tfzoo, statistics_dict
 from pipelines.mlmd import metadata, summary
 
 
@@ -130,30 +130,6 @@ def _records(directory: str) -> List[str]:
                 for r in tf.data.TFRecordDataset(files, compression_type='GZIP'))
 
 
-def _rounded(value):
-  """A statistics proto as a dict with floats to 9 significant digits (workers merge partial
-  sums in another order)."""
-  if isinstance(value, dict):
-    return {k: _rounded(v) for k, v in value.items()}
-  if isinstance(value, list):
-    return [_rounded(v) for v in value]
-  if isinstance(value, float):
-    return float(f'{value:.9g}')
-  return value
-
-
-def _statistics(uri: str, split: str) -> dict:
-  from google.protobuf import json_format  # pylint: disable=g-import-not-at-top
-  from tensorflow_metadata.proto.v0 import statistics_pb2  # pylint: disable=g-import-not-at-top
-  stats = statistics_pb2.DatasetFeatureStatisticsList()
-  with open(os.path.join(uri, f'Split-{split}', 'FeatureStats.pb'), 'rb') as f:
-    stats.ParseFromString(f.read())
-  stats = _rounded(json_format.MessageToDict(stats))
-  for dataset in stats['datasets']:  # in the order the workers' results were merged
-    dataset['features'].sort(key=lambda feature: feature['path']['step'])
-  return stats
-
-
 def _log(run: dict) -> str:
   [log] = glob.glob(os.path.join(run['home'], 'logs', 'classifier-*.log'))
   with open(log, encoding='utf-8', errors='replace') as f:
@@ -193,7 +169,7 @@ def _same_outputs(in_memory: dict, other: dict) -> None:
                 for run in (in_memory, other)]
     assert len(examples[0]) == 6 and examples[0] == examples[1]
     # StatisticsGen: counts and values per feature.
-    stats = [_statistics(_uri(run, 'StatisticsGen', 'statistics'), split)
+    stats = [statistics_dict(_uri(run, 'StatisticsGen', 'statistics'), split)
              for run in (in_memory, other)]
     [dataset] = stats[0]['datasets']
     assert dataset['numExamples'] == '6'
